@@ -1,0 +1,78 @@
+"""zrun: run modules from zip archives, memory and frozen code, the way ``python -m`` should.
+
+The public names are loaded on first use, so ``python -m zrun`` pays only for
+what a run needs.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any, List
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "run": "engine",
+    "run_module": "compat",
+    "run_path": "compat",
+    "SysState": "sysstate",
+    "SYS_LOCK": "sysstate",
+    "Source": "source",
+    "MemorySource": "source",
+    "ZipSource": "zipsource",
+    "FrozenSource": "frozen",
+    "Target": "target",
+    "parse_target": "target",
+    "install": "install",
+    "uninstall": "install",
+    "main": "cli",
+    "ZrunError": "errors",
+    "TargetError": "errors",
+    "NotRunnable": "errors",
+    "ArchiveError": "errors",
+    "ArchiveNotFound": "errors",
+    "NotAnArchive": "errors",
+    "CorruptArchive": "errors",
+    "UnsupportedMember": "errors",
+    "BundleError": "errors",
+    "ExtensionInArchive": "errors",
+}
+
+__all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:
+    from .cli import main
+    from .compat import run_module, run_path
+    from .engine import run
+    from .errors import (
+        ArchiveError,
+        ArchiveNotFound,
+        BundleError,
+        CorruptArchive,
+        ExtensionInArchive,
+        NotAnArchive,
+        NotRunnable,
+        TargetError,
+        UnsupportedMember,
+        ZrunError,
+    )
+    from .frozen import FrozenSource
+    from .install import install, uninstall
+    from .source import MemorySource, Source
+    from .sysstate import SYS_LOCK, SysState
+    from .target import Target
+    from .target import parse as parse_target
+    from .zipsource import ZipSource
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'zrun' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"zrun.{module}"), "parse" if name == "parse_target" else name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> List[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -1,0 +1,8 @@
+"""``python -m zrun``."""
+
+import sys
+
+from zrun.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

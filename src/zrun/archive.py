@@ -1,0 +1,402 @@
+"""A lean zip reader: index the central directory once, read members on demand.
+
+``zipfile`` costs ~30 ms to import, paid on every start-up of an executor that
+runs code from archives, so this module decodes the format with ``struct`` and
+``zlib`` only and imports ``bz2``/``lzma`` lazily, when such a member is read.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import stat
+import struct
+import time
+import zlib
+from collections.abc import Callable
+from typing import BinaryIO, NamedTuple
+
+from .errors import (
+    ArchiveError,
+    ArchiveNotFound,
+    CorruptArchive,
+    NotAnArchive,
+    UnsupportedMember,
+)
+
+_Fetch = Callable[[int, int], bytes]  # (position, length) -> bytes; short at the end
+
+_EOCD = struct.Struct("<4s4H2LH")  # end of central directory record, 22 bytes
+_Z64_LOCATOR = struct.Struct("<4sLQL")  # 20 bytes, right before the EOCD
+_Z64_EOCD = struct.Struct("<4sQ2H2L4Q")  # 56 bytes, usually right before the locator
+_CENTRAL = struct.Struct("<L4x2H4L3H8xL")  # 46 bytes; DOS time+date read as one int
+_LOCAL = struct.Struct("<4s22x2H")  # 30 bytes: signature, name and extra lengths
+_U64 = struct.Struct("<Q")
+_U32 = 0xFFFFFFFF
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0)
+_METHODS = {0: "stored", 1: "shrink", 6: "implode", 8: "deflate", 9: "deflate64",
+            12: "bzip2", 14: "lzma", 93: "zstandard", 95: "xz", 98: "ppmd",
+            99: "WinZip AES"}
+
+
+class StaleArchive(CorruptArchive):
+    """The file changed after it was indexed, so offsets may lie: open it again."""
+
+
+class MissingMember(ArchiveError):
+    """read() was asked for a name the archive lacks (not a KeyError, on purpose)."""
+
+
+class Member(NamedTuple):
+    """One file's central-directory entry; offsets already include any prefix."""
+
+    name: str
+    header_offset: int
+    method: int
+    compressed_size: int
+    size: int
+    crc: int
+    mtime: float
+    flags: int
+
+
+_Index = tuple[dict[str, Member], frozenset[str], list[str]]  # members, dirs, refused
+_cache: dict[str, Archive] = {}
+
+
+def clear_cache() -> None:
+    """Drop every cached index."""
+    _cache.clear()
+
+
+class Archive:
+    """An indexed zip file or buffer: members live in a dict and are read lazily."""
+
+    __slots__ = ("_data", "_size", "dirs", "identity", "members", "path", "refused")
+    path: str
+    members: dict[str, Member]
+    dirs: frozenset[str]
+    identity: tuple[int, ...]
+    refused: list[str]
+
+    def __init__(self, path: str, index: _Index, identity: tuple[int, ...],
+                 size: int, data: bytes | None = None) -> None:
+        self.path = path
+        self.members, self.dirs, self.refused = index
+        self.identity = identity
+        self._size = size
+        self._data = data
+
+    def __repr__(self) -> str:
+        return f"<Archive {self.path!r} members={len(self.members)}>"
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str]) -> Archive:
+        """The cached index if the file is unchanged (one stat), else a fresh one."""
+        apath = os.path.abspath(path)
+        cached = _cache.get(apath)
+        if cached is not None and not cached.is_stale():
+            return cached
+        _cache.pop(apath, None)
+        f, st = _open(apath)
+        with f:
+            index = _index(_reader(f), st.st_size, apath)
+        archive = _cache[apath] = cls(apath, index, _identity(st), st.st_size)
+        return archive
+
+    @classmethod
+    def from_bytes(cls, data: bytes, label: str = "<memory zip>") -> Archive:
+        """Index an in-memory zip; nothing touches the disk."""
+        data = bytes(data)
+        index = _index(lambda p, n: data[p:p + n], len(data), label)
+        return cls(label, index, (len(data), zlib.crc32(data)), len(data), data)
+
+    @classmethod
+    def forget(cls, path: str | os.PathLike[str]) -> None:
+        """Drop one cached index so the next open() rereads the file."""
+        _cache.pop(os.path.abspath(path), None)
+
+    def is_stale(self) -> bool:
+        """One stat: has the file changed or gone since it was indexed?"""
+        if self._data is not None:
+            return False
+        try:
+            return _identity(os.stat(self.path)) != self.identity
+        except OSError:
+            return True
+
+    def read(self, name: str) -> bytes:
+        """A member's data, decompressed and CRC-checked; the file is opened per read."""
+        m = self.members.get(name)
+        if m is None:
+            raise MissingMember(self.path, "no such member in the archive", name)
+        if m.flags & 1:
+            raise UnsupportedMember(self.path, "encrypted members are not supported", name)
+        if m.method not in (0, 8, 12, 14):
+            what = f"{m.method} ({_METHODS.get(m.method, 'unknown')})"
+            raise UnsupportedMember(self.path, f"compression method {what} is not supported",
+                                    name)
+        data = self._data
+        if data is not None:
+            return _decode(self.path, m, self._raw(m, lambda p, n: data[p:p + n]))
+        try:
+            f, st = _open(self.path)
+        except ArchiveNotFound:
+            raise StaleArchive(self.path, "archive was removed after it was indexed",
+                               name) from None
+        with f:
+            if _identity(st) != self.identity:
+                raise StaleArchive(self.path, "archive changed on disk after it was "
+                                   "indexed; open it again", name)
+            try:
+                raw = self._raw(m, _reader(f))
+            except OSError as e:
+                raise ArchiveError(self.path, f"cannot read: {e}", name) from e
+        return _decode(self.path, m, raw)
+
+    def _raw(self, m: Member, fetch: _Fetch) -> bytes:
+        """Check the local header, then return exactly compressed_size bytes."""
+        want = m.name.encode("utf-8" if m.flags & 0x800 else "cp437")
+        head = fetch(m.header_offset, _LOCAL.size + len(want))
+        if len(head) < _LOCAL.size:
+            raise CorruptArchive(self.path, "local header is truncated", m.name)
+        sig, nlen, xlen = _LOCAL.unpack_from(head)
+        if sig != b"PK\x03\x04":
+            raise CorruptArchive(self.path, "bad local header signature", m.name)
+        if nlen != len(want) or head[_LOCAL.size:] != want:
+            raise CorruptArchive(self.path, "local header names another member", m.name)
+        start = m.header_offset + _LOCAL.size + nlen + xlen
+        n = m.compressed_size  # checked against the size first: never allocate a lie
+        raw = fetch(start, n) if start + n <= self._size else b""
+        if len(raw) != n:
+            raise CorruptArchive(self.path, "member data is truncated", m.name)
+        return raw
+
+
+def _identity(st: os.stat_result) -> tuple[int, ...]:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _open(path: str) -> tuple[BinaryIO, os.stat_result]:
+    """Open without blocking on a FIFO; only regular files count as archives."""
+    try:
+        fd = os.open(path, _OPEN_FLAGS)
+    except (FileNotFoundError, NotADirectoryError):
+        raise ArchiveNotFound(path, "no such file") from None
+    except OSError as e:
+        if os.path.isdir(path):  # Windows refuses to open directories
+            raise ArchiveNotFound(path, "is a directory, not a zip archive") from None
+        raise ArchiveError(path, f"cannot open: {e.strerror or e}") from e
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        isdir = stat.S_ISDIR(st.st_mode)
+        raise ArchiveNotFound(path, "is a directory, not a zip archive" if isdir
+                              else "not a regular file")
+    return open(fd, "rb"), st
+
+
+def _reader(f: BinaryIO) -> _Fetch:
+    def fetch(pos: int, n: int) -> bytes:
+        f.seek(pos)
+        return f.read(n)
+    return fetch
+
+
+def _find_eocd(tail: bytes) -> int:
+    """The last EOCD whose comment ends exactly at the end, else the last whole one."""
+    found = -1
+    i = tail.rfind(b"PK\x05\x06")
+    while i >= 0:
+        if i + 22 <= len(tail):
+            if i + 22 + (tail[i + 20] | tail[i + 21] << 8) == len(tail):
+                return i
+            found = i if found < 0 else found
+        i = tail.rfind(b"PK\x05\x06", 0, i)
+    return found
+
+
+def _index(fetch: _Fetch, size: int, path: str) -> _Index:
+    """Find the end records (ZIP64 too) and the prefix length; parse the directory."""
+    if size < _EOCD.size:
+        raise NotAnArchive(path, "not a zip archive" + ("" if size else " (empty file)"))
+    tail_start = max(0, size - _EOCD.size - 0xFFFF)  # room for the longest comment
+    tail = fetch(tail_start, size - tail_start)
+
+    def at(pos: int, n: int) -> bytes:
+        return tail[pos - tail_start:pos - tail_start + n] if pos >= tail_start \
+            else fetch(pos, n)
+
+    pos = _find_eocd(tail)
+    if pos < 0:
+        raise NotAnArchive(path, "not a zip archive (no end of central directory)")
+    _, disk, cd_disk, _, count, cd_size, cd_off, _ = _EOCD.unpack_from(tail, pos)
+    end = tail_start + pos  # where the central directory stops
+    loc = at(end - 20, 20) if end >= 20 else b""
+    zip64 = loc[:4] == b"PK\x06\x07"
+    if zip64:
+        rec_pos = end - 20 - _Z64_EOCD.size  # right before the locator, whatever prefix
+        rec = at(rec_pos, _Z64_EOCD.size) if rec_pos >= 0 else b""
+        if rec[:4] != b"PK\x06\x06":
+            rec_pos = _Z64_LOCATOR.unpack(loc)[2]  # else where the locator says
+            rec = fetch(rec_pos, _Z64_EOCD.size)
+        if len(rec) != _Z64_EOCD.size or rec[:4] != b"PK\x06\x06":
+            raise CorruptArchive(path, "ZIP64 end of central directory is missing")
+        _, _, _, _, disk, cd_disk, _, count, cd_size, cd_off = _Z64_EOCD.unpack(rec)
+        end = rec_pos
+    if disk or cd_disk:
+        raise ArchiveError(path, "multi-disk (spanned) archives are not supported")
+    base = end - cd_size - cd_off  # bytes of prefix (shebang, stub) before the zip
+    if base < 0:
+        raise CorruptArchive(path, "central directory is truncated (runs past its end)")
+    cd = at(end - cd_size, cd_size)
+    enabled = gc.isenabled()
+    gc.disable()  # the loop keeps every object it makes: collections only cost time
+    try:
+        return _parse(cd, base, count, zip64, path)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _parse(cd: bytes, base: int, count: int, zip64: bool, path: str) -> _Index:
+    """The hot loop: one unpack per entry, locals only, no calls that can be avoided."""
+    unpack = _CENTRAL.unpack_from
+    new = tuple.__new__
+    members: dict[str, Member] = {}
+    refused: list[str] = []
+    dir_entries: list[str] = []
+    times: dict[int, float] = {}
+    end = len(cd)
+    p = n = 0
+    try:
+        while p < end:
+            sig, flags, method, dostime, crc, csize, size, nlen, xlen, clen, offset = \
+                unpack(cd, p)
+            if sig != 0x02014B50:
+                raise CorruptArchive(path, f"bad central directory signature (entry {n})")
+            q = p + 46 + nlen
+            raw = cd[p + 46:q]
+            p = q + xlen + clen
+            n += 1
+            if flags & 0x800 or raw.isascii():
+                try:
+                    name = raw.decode()
+                except UnicodeDecodeError:
+                    refused.append(raw.decode("utf-8", "replace"))
+                    continue
+            else:
+                name = raw.decode("cp437")
+            if csize == _U32 or size == _U32 or offset == _U32:
+                size, csize, offset = _zip64_extra(cd[q:q + xlen], size, csize, offset,
+                                                   path, name)
+            if not name or name[0] in "/\\" or "\x00" in name or (
+                    ".." in name and ".." in name.replace("\\", "/").split("/")):
+                refused.append(name)
+            elif name[-1] == "/":
+                dir_entries.append(name)
+            else:
+                t = times.get(dostime)
+                if t is None:
+                    t = times[dostime] = _dos_time(dostime)
+                members[name] = new(Member, (name, offset + base, method, csize, size,
+                                             crc, t, flags))
+    except struct.error:
+        raise CorruptArchive(path, f"central directory is truncated (entry {n})") from None
+    if p != end:
+        raise CorruptArchive(path, "last central directory entry runs past its end")
+    if n != count and (zip64 or n & 0xFFFF != count):  # tolerate 16-bit wrapped counts
+        raise CorruptArchive(path, f"central directory holds {n} entries, "
+                             f"its end record says {count}")
+    dirs: set[str] = set()
+    for d in {m[:m.rfind("/") + 1] for m in members}.union(dir_entries):
+        i = len(d) - 1  # d is "" or ends in "/": add it and every ancestor once
+        while i > 0:
+            d = d[:i]
+            if d in dirs:
+                break
+            dirs.add(d)
+            i = d.rfind("/")
+    return members, frozenset(dirs), refused
+
+
+def _zip64_extra(extra: bytes, size: int, csize: int, offset: int, path: str,
+                 name: str) -> tuple[int, int, int]:
+    """Fields that are 0xFFFFFFFF come from the 0x0001 extra, in the spec's order."""
+    i = 0
+    while i + 4 <= len(extra):
+        tag, length = struct.unpack_from("<2H", extra, i)
+        if tag == 1:
+            body, j = extra[i + 4:i + 4 + length], 0
+            try:
+                if size == _U32:
+                    size, j = _U64.unpack_from(body, j)[0], j + 8
+                if csize == _U32:
+                    csize, j = _U64.unpack_from(body, j)[0], j + 8
+                if offset == _U32:
+                    offset = _U64.unpack_from(body, j)[0]
+            except struct.error:
+                raise CorruptArchive(path, "ZIP64 extra field is too short", name) from None
+            return size, csize, offset
+        i += 4 + length
+    raise CorruptArchive(path, "ZIP64 sizes without a ZIP64 extra field", name)
+
+
+def _dos_time(dt: int) -> float:
+    """DOS date (high half) and time (low half) to POSIX seconds, local like zipimport."""
+    d, t = dt >> 16, dt & 0xFFFF
+    try:
+        return time.mktime(((d >> 9) + 1980, (d >> 5) & 15, d & 31,
+                            t >> 11, (t >> 5) & 63, (t & 31) * 2, 0, 0, -1))
+    except (OverflowError, ValueError):
+        return 0.0
+
+
+def _decode(path: str, m: Member, raw: bytes) -> bytes:
+    """Decompress with output capped one byte past the declared size, then verify."""
+    limit = m.size + 1
+    try:
+        if m.method == 0:
+            out = raw
+        elif m.method == 8:
+            out = zlib.decompressobj(-15).decompress(raw, limit)
+        elif m.method == 12:
+            try:
+                import bz2
+            except ImportError:
+                raise UnsupportedMember(path, "bzip2 member, but Python lacks bz2",
+                                        m.name) from None
+            out = bz2.BZ2Decompressor().decompress(raw, limit)
+        else:
+            out = _unlzma(path, m.name, raw, limit)
+    except (zlib.error, OSError, EOFError, ValueError) as e:
+        raise CorruptArchive(path, f"{_METHODS[m.method]} data is damaged: {e}",
+                             m.name) from e
+    if len(out) > m.size:
+        raise CorruptArchive(path, f"data decompresses past its declared {m.size} bytes",
+                             m.name)
+    if len(out) < m.size:
+        raise CorruptArchive(path, f"data is truncated ({len(out)} of {m.size} bytes)",
+                             m.name)
+    if zlib.crc32(out) != m.crc:
+        raise CorruptArchive(path, "bad CRC: the member's data is damaged", m.name)
+    return out
+
+
+def _unlzma(path: str, name: str, raw: bytes, limit: int) -> bytes:
+    """Zip's LZMA: version (2 bytes), props size (2, LE), props, raw LZMA1 data."""
+    try:
+        import lzma
+    except ImportError:
+        raise UnsupportedMember(path, "lzma member, but Python lacks lzma", name) from None
+    if len(raw) < 4:
+        raise CorruptArchive(path, "lzma header is truncated", name)
+    psize = raw[2] | raw[3] << 8
+    # The private decoder zipfile itself uses; typeshed does not declare it.
+    decode_props = lzma._decode_filter_properties  # type: ignore[attr-defined]
+    try:
+        props = decode_props(lzma.FILTER_LZMA1, raw[4:4 + psize])
+        dec = lzma.LZMADecompressor(lzma.FORMAT_RAW, filters=[props])
+        return dec.decompress(raw[4 + psize:], limit)
+    except lzma.LZMAError as e:
+        raise CorruptArchive(path, f"lzma data is damaged: {e}", name) from e

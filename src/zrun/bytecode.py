@@ -1,0 +1,97 @@
+"""Code objects from source or ``.pyc`` bytes, validated as the import system does.
+
+zipimport compiles every source module twice and never trusts ``__pycache__``
+inside an archive (gh-141276); here a module is compiled at most once per
+import and a cached ``.pyc`` is used whenever PEP 552 says it is valid.
+"""
+
+from __future__ import annotations
+
+import _imp
+import marshal
+from importlib.util import MAGIC_NUMBER, cache_from_source, decode_source
+from types import CodeType
+from typing import Callable, Optional
+
+_FLAG_HASH = 0b01
+_FLAG_CHECK_SOURCE = 0b10
+
+
+class BadBytecode(Exception):
+    """A ``.pyc`` that is not for this interpreter or is damaged."""
+
+
+def pycache_name(source_name: str) -> str:
+    """The ``__pycache__`` member that would cache ``source_name`` here."""
+    return cache_from_source(source_name)
+
+
+def code_from_pyc(
+    data: bytes,
+    filename: str,
+    *,
+    source_mtime: Optional[float] = None,
+    source_size: Optional[int] = None,
+    source_bytes: Optional[Callable[[], bytes]] = None,
+) -> Optional[CodeType]:
+    """Unmarshal ``data`` if it is current for its source, else ``None``.
+
+    With no source at all (a sourceless module) any well-formed ``.pyc`` for
+    this interpreter counts as current, as for ``SourcelessFileLoader``.
+    """
+    if len(data) < 16:
+        raise BadBytecode(f"{filename}: truncated .pyc header")
+    if data[:4] != MAGIC_NUMBER:
+        return None
+    flags = int.from_bytes(data[4:8], "little")
+    if flags & ~0b11:
+        raise BadBytecode(f"{filename}: invalid .pyc flags {flags!r}")
+    has_source = source_bytes is not None
+    if has_source and flags & _FLAG_HASH:
+        if flags & _FLAG_CHECK_SOURCE and _check_hash_pycs():
+            assert source_bytes is not None
+            if _imp.source_hash(_RAW_MAGIC, source_bytes()) != data[8:16]:
+                return None
+    elif has_source:
+        if source_mtime is None or _mtime_differs(data[8:12], source_mtime):
+            return None
+        if source_size is not None and int.from_bytes(data[12:16], "little") != source_size & 0xFFFFFFFF:
+            return None
+    try:
+        code = marshal.loads(memoryview(data)[16:])
+    except (EOFError, ValueError, TypeError) as exc:
+        raise BadBytecode(f"{filename}: bad marshal data ({exc})") from None
+    if not isinstance(code, CodeType):
+        raise BadBytecode(f"{filename}: .pyc does not hold a code object")
+    return code
+
+
+def pyc_bytes(code: CodeType) -> bytes:
+    """A hash-based, unchecked ``.pyc`` image: valid with no source beside it."""
+    header = MAGIC_NUMBER + (_FLAG_HASH).to_bytes(4, "little") + bytes(8)
+    return header + marshal.dumps(code)
+
+
+def compile_source(data: bytes, filename: str) -> CodeType:
+    """Compile once; ``compile`` itself honours PEP 263 coding lines and BOMs."""
+    code: CodeType = compile(data, filename, "exec", dont_inherit=True)
+    return code
+
+
+def source_text(data: bytes) -> str:
+    """Decode source as the tokenizer would (coding line, BOM, universal newlines)."""
+    return decode_source(data)
+
+
+def _check_hash_pycs() -> bool:
+    return _imp.check_hash_based_pycs != "never"
+
+
+def _mtime_differs(stamp: bytes, source_mtime: float) -> bool:
+    # zip members carry DOS times with two-second resolution; like zipimport,
+    # accept a stamp one second either side.
+    recorded = int.from_bytes(stamp, "little")
+    return abs(recorded - (int(source_mtime) & 0xFFFFFFFF)) > 1
+
+
+_RAW_MAGIC = int.from_bytes(MAGIC_NUMBER, "little")

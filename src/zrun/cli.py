@@ -1,0 +1,161 @@
+"""``python -m zrun`` / ``zrun``: parse the command line, run, map the outcome to an exit code.
+
+Exit codes: the target's own ``SystemExit`` code; 1 with a traceback (starting
+at the user's code) for an uncaught exception; 1 with one ``zrun: error:``
+line when the target cannot be found or loaded; 2 for usage errors.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any, List, Optional, Sequence
+
+USAGE = "usage: zrun [--path ENTRY]... TARGET [ARGS...]\n       zrun [--path ENTRY]... -m MODULE [ARGS...]\n"
+HELP = (
+    USAGE
+    + """
+Run a module, script, directory or archive the way `python -m` / `python PATH`
+would, with zip archives, wheels and zrun bundles as first-class sources.
+
+targets:
+  pkg.mod                 like `python -m pkg.mod`
+  script.py               like `python script.py`
+  app.zip | app.pyz | dir/
+                          the __main__ inside it, like `python app.zip`
+  app.zip:pkg.mod         module pkg.mod from that archive or directory only
+  pkg.mod:func            call pkg.mod.func(); its return value is the exit status
+  app.zip:pkg.mod:func    the same, with pkg.mod taken from app.zip
+  bundle.zrf:pkg.mod      module from a frozen bundle (zrun.FrozenSource)
+
+options (before TARGET; everything after TARGET belongs to the target):
+  -m MODULE               always a module name, exactly like `python -m`
+  --path ENTRY            search ENTRY (archive or directory) first; repeatable
+  -h, --help              show this help and exit
+  -V, --version           show zrun's version and exit
+"""
+)
+
+
+class UsageError(Exception):
+    """A malformed command line (exit status 2)."""
+
+
+def parse_args(args: List[str]) -> "tuple[Any, List[str], List[str]]":
+    """Split ``args`` into (target, target argv, --path entries) without argparse."""
+    from .target import module_target, parse
+
+    paths: List[str] = []
+    while args:
+        arg = args.pop(0)
+        if arg in ("-h", "--help"):
+            sys.stdout.write(HELP)
+            raise SystemExit(0)
+        if arg in ("-V", "--version"):
+            from . import __version__
+
+            sys.stdout.write(f"zrun {__version__}\n")
+            raise SystemExit(0)
+        if arg == "--path" or arg.startswith("--path="):
+            value = arg[len("--path=") :] if "=" in arg else (args.pop(0) if args else "")
+            if not value:
+                raise UsageError("--path needs an archive or directory")
+            paths.append(value)
+        elif arg == "-m" or (arg.startswith("-m") and len(arg) > 2):
+            name = arg[2:] or (args.pop(0) if args else "")
+            if not name:
+                raise UsageError("-m needs a module name")
+            return module_target(name), args, paths
+        elif arg == "--":
+            if not args:
+                break
+            return parse(args.pop(0)), args, paths
+        elif arg.startswith("-") and arg != "-":
+            raise UsageError(f"unknown option {arg!r}")
+        else:
+            return parse(arg), args, paths
+    raise UsageError("missing TARGET")
+
+
+def exit_code(value: Any) -> int:
+    """``sys.exit`` rules: ``None`` is 0, an int is itself, anything else is printed and 1."""
+    if value is None:
+        return 0
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, bool):
+        return int(value)
+    try:
+        sys.stderr.write(f"{value}\n")
+        sys.stderr.flush()
+    except Exception:
+        pass
+    return 1
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the command line ``argv`` (default ``sys.argv[1:]``) and return the exit status."""
+    from .errors import TargetError, ZrunError
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        target, target_argv, paths = parse_args(args)
+    except (UsageError, TargetError) as exc:
+        sys.stderr.write(f"{USAGE}zrun: error: {exc}\n")
+        return 2
+    except SystemExit as exc:
+        return exit_code(exc.code)
+    from .engine import run_main
+
+    try:
+        value = run_main(target, target_argv, sources=paths)
+    except SystemExit as exc:
+        return exit_code(exc.code)
+    except ZrunError as exc:
+        if _raised_by_user(exc):
+            return _report(exc)
+        sys.stderr.write(f"zrun: error: {exc}\n")
+        return 1
+    except KeyboardInterrupt as exc:
+        _report(exc)
+        return _die_of_sigint()
+    except BaseException as exc:  # noqa: BLE001 - every other failure is the target's
+        return _report(exc)
+    return exit_code(value) if target.func else 0
+
+
+def _is_ours(filename: str) -> bool:
+    here = os.path.dirname(os.path.abspath(__file__))
+    return filename.startswith(here + os.sep) or filename.startswith("<frozen importlib") or filename.endswith(f"{os.sep}importlib{os.sep}__init__.py")
+
+
+def _raised_by_user(exc: BaseException) -> bool:
+    """True when a ZrunError came from code the target ran (e.g. a plugin host it drives)."""
+    tb = exc.__traceback__
+    while tb is not None:
+        if not _is_ours(tb.tb_frame.f_code.co_filename):
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def _report(exc: BaseException) -> int:
+    """Print the traceback from the user's first frame on, through ``sys.excepthook``."""
+    tb = exc.__traceback__
+    while tb is not None and _is_ours(tb.tb_frame.f_code.co_filename):
+        tb = tb.tb_next
+    exc.__traceback__ = tb
+    sys.excepthook(type(exc), exc, tb)
+    return 1
+
+
+def _die_of_sigint() -> int:
+    """End as an interrupted Python does: killed by SIGINT, where the platform allows."""
+    import signal
+
+    if hasattr(signal, "SIGINT") and hasattr(os, "kill") and os.name == "posix":
+        sys.stdout.flush()
+        sys.stderr.flush()
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)
+    return 130

@@ -1,0 +1,86 @@
+"""``run_module`` and ``run_path``: runpy's signatures and results, minus its bugs.
+
+Switching is one import line. What differs on purpose (``__file__`` of code
+with no location, ``__main__`` searched only inside the given path, full
+restore of ``sys``) is listed in ``docs/compatibility.md``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from contextlib import ExitStack
+from types import ModuleType
+from typing import Any, Dict, Iterable, List, Optional, Union
+
+from .engine import Run, SourceLike, as_sources, exec_code, module_globals
+from .finding import main_details, module_details, open_location, script_code
+from .sysstate import SYS_LOCK, SysState
+
+PathName = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
+
+
+def run_module(
+    mod_name: str,
+    init_globals: Optional[Dict[str, Any]] = None,
+    run_name: Optional[str] = None,
+    alter_sys: bool = False,
+    *,
+    sources: Iterable[SourceLike] = (),
+) -> Dict[str, Any]:
+    """Execute a module's code without importing it, as ``runpy.run_module`` does.
+
+    ``sources`` are searched before ``sys.path`` for this run only.
+    """
+    extra = as_sources(sources)
+    if not alter_sys and not extra:
+        name, spec, code = module_details(mod_name)
+        module = ModuleType(run_name or name)
+        namespace = module_globals(module, spec=spec, init_globals=init_globals)
+        exec_code(code, module)
+        return namespace
+    with ExitStack() as stack:
+        stack.enter_context(SYS_LOCK)
+        state = stack.enter_context(SysState())
+        runner = Run(state, sources=extra, alter_sys=alter_sys, replace_path0=False)
+        runner.search(None)
+        name, spec, code = module_details(mod_name)
+        module = runner.new_module(run_name or name)
+        namespace = module_globals(module, spec=spec, init_globals=init_globals)
+        if alter_sys:
+            runner.set_argv(spec.origin or name, _argv_tail())
+            sys.modules[module.__name__] = module
+        exec_code(code, module)
+        return dict(namespace) if alter_sys else namespace
+
+
+def run_path(path_name: PathName, init_globals: Optional[Dict[str, Any]] = None, run_name: Optional[str] = None) -> Dict[str, Any]:
+    """Execute a script, or the ``__main__`` inside a directory or zip file.
+
+    Unlike runpy, ``__main__`` is looked up inside ``path_name`` only.
+    """
+    path = os.fsdecode(os.fspath(path_name))
+    name = run_name if run_name is not None else "<run_path>"
+    with ExitStack() as stack:
+        stack.enter_context(SYS_LOCK)
+        state = stack.enter_context(SysState())
+        runner = Run(state, sources=(), alter_sys=True, replace_path0=False)
+        location = open_location(path)
+        module = runner.new_module(name)
+        if location.kind == "script":
+            code = script_code(path)
+            namespace = module_globals(module, spec=None, init_globals=init_globals, script=path, package=name.rpartition(".")[0])
+        else:
+            runner.search(location)
+            runner.set_path0(path)
+            _, spec, code = main_details(location, path)
+            namespace = module_globals(module, spec=spec, init_globals=init_globals)
+        runner.set_argv(path, _argv_tail())
+        sys.modules[name] = module
+        exec_code(code, module)
+        return dict(namespace)
+
+
+def _argv_tail() -> List[str]:
+    argv = getattr(sys, "argv", None)
+    return list(argv[1:]) if isinstance(argv, list) else []

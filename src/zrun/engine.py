@@ -1,0 +1,197 @@
+"""Run a target the way the interpreter would, in a real ``__main__`` module.
+
+runpy runs code in a plain dict unless ``alter_sys`` is given, which breaks
+``pickle``, spawn-mode ``multiprocessing`` and ``dataclasses`` (REFERENCE §2).
+Here the main module is a real module object carrying the real spec, placed in
+``sys.modules`` for the run, and :class:`~zrun.sysstate.SysState` puts
+everything back afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from contextlib import ExitStack
+from importlib.machinery import ModuleSpec
+from types import CodeType, ModuleType
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
+
+from .errors import NotRunnable
+from .finding import Location, main_details, module_details, open_location, script_code, evict
+from .loader import SearchFirst, path_hook
+from .source import Source
+from .sysstate import SYS_LOCK, SysState
+from .target import Target, parse
+
+SourceLike = Union[Source, str, "os.PathLike[str]", bytes]
+
+
+def as_sources(items: Iterable[SourceLike]) -> List[Source]:
+    """Accept ready sources, archive paths and zip bytes alike."""
+    from .zipsource import ZipSource
+
+    return [item if isinstance(item, Source) else ZipSource(item) for item in items]
+
+
+def module_globals(
+    module: ModuleType,
+    *,
+    spec: Optional[ModuleSpec],
+    init_globals: Optional[Dict[str, Any]] = None,
+    script: Optional[str] = None,
+    package: Optional[str] = None,
+) -> Dict[str, Any]:
+    """Fill a module namespace with the names the import system would set."""
+    namespace = module.__dict__
+    if init_globals is not None:
+        namespace.update(init_globals)
+    if spec is None:
+        namespace.update(__file__=script, __cached__=None, __loader__=None, __package__=package, __spec__=None)
+    else:
+        namespace.update(
+            __file__=spec.origin if spec.has_location else None,
+            __cached__=spec.cached,
+            __loader__=spec.loader,
+            __package__=spec.parent,
+            __spec__=spec,
+        )
+    namespace.update(__name__=module.__name__, __doc__=None)
+    return namespace
+
+
+def exec_code(code: CodeType, module: ModuleType) -> None:
+    """Execute ``code`` in ``module``; zrun frames end here for tracebacks."""
+    exec(code, module.__dict__)
+
+
+class Run:
+    """One run: the search set-up, the target resolved, the module executed."""
+
+    def __init__(self, state: SysState, *, sources: Sequence[Source], alter_sys: bool, replace_path0: bool) -> None:
+        self.state = state
+        self.sources = list(sources)
+        self.alter_sys = alter_sys
+        self.replace_path0 = replace_path0
+        self.keep: List[Any] = []
+
+    def search(self, location: Optional[Location]) -> None:
+        """Put the sources (and the location) first, and let ``__path__`` entries resolve."""
+        entries: List[Union[str, Source]] = list(self.sources)
+        if location is not None and location.kind != "script":
+            entries.insert(0, location.entry)
+        if not entries:
+            return
+        self.keep.append(entries)
+        sys.meta_path.insert(0, SearchFirst(entries))
+        if path_hook not in sys.path_hooks:
+            sys.path_hooks.insert(0, path_hook)
+        if location is not None and location.source is not None:
+            sys.path_importer_cache[os.path.abspath(location.path)] = path_hook(location.source.root)
+
+    def set_path0(self, entry: Optional[str]) -> None:
+        if not self.alter_sys or entry is None:
+            return
+        if self.replace_path0 and sys.path:
+            sys.path[0] = entry
+        else:
+            sys.path.insert(0, entry)
+
+    def set_argv(self, argv0: str, argv: Sequence[str]) -> None:
+        if self.alter_sys:
+            sys.argv = [argv0, *argv]
+
+    def new_module(self, run_name: str) -> ModuleType:
+        module = ModuleType(run_name)
+        if self.alter_sys:
+            self.state.protect([run_name])
+        return module
+
+    def execute(self, code: CodeType, module: ModuleType, spec: Optional[ModuleSpec], *, script: Optional[str] = None) -> Dict[str, Any]:
+        namespace = module_globals(module, spec=spec, script=script)
+        if self.alter_sys:
+            sys.modules[module.__name__] = module
+        exec_code(code, module)
+        return namespace
+
+    def target(self, target: Target, argv: Sequence[str], run_name: str) -> Any:
+        location = open_location(target.location) if target.location else None
+        if location is not None and location.kind == "script" and (target.module or target.func):
+            raise NotRunnable(f"{target.location!r} is not a directory or archive, so it has no module {target.module!r}")
+        self.search(location)
+        if location is not None and target.module:
+            top = target.module.partition(".")[0]
+            self.state.protect(evict([top]))
+        path0 = None
+        if location is not None:
+            path0 = os.path.abspath(location.path) if location.kind != "script" else os.path.dirname(os.path.abspath(location.path))
+        elif self.replace_path0:
+            path0 = os.getcwd()
+        self.set_path0(path0)
+        if target.func:
+            return self.call(target, argv)
+        if target.module:
+            name, spec, code = module_details(target.module)
+            self.set_argv(spec.origin or name, argv)
+            return self.execute(code, self.new_module(run_name), spec)
+        assert location is not None
+        if location.kind == "script":
+            code = script_code(location.path)
+            self.set_argv(location.path, argv)
+            return self.execute(code, self.new_module(run_name), None, script=location.path)
+        name, spec, code = main_details(location, location.path)
+        self.set_argv(location.path, argv)
+        module = self.new_module(run_name)
+        if self.alter_sys:
+            from .spawn import respawn_from_path
+
+            respawn_from_path(module, os.path.abspath(location.path))
+        return self.execute(code, module, spec)
+
+    def call(self, target: Target, argv: Sequence[str]) -> Any:
+        import importlib
+
+        assert target.module and target.func
+        try:
+            module = importlib.import_module(target.module)
+        except ModuleNotFoundError as exc:
+            if exc.name and (target.module == exc.name or target.module.startswith(exc.name + ".")):
+                raise NotRunnable(f"No module named {target.module}", name=target.module) from None
+            raise
+        spec = getattr(module, "__spec__", None)
+        self.set_argv(getattr(spec, "origin", None) or target.module, argv)
+        func: Any = module
+        for attr in target.func.split("."):
+            try:
+                func = getattr(func, attr)
+            except AttributeError:
+                raise NotRunnable(f"module {target.module!r} has no attribute {target.func!r}", name=target.module) from None
+        if not callable(func):
+            raise NotRunnable(f"{target.module}:{target.func} is not callable")
+        return func()
+
+
+def run(
+    target: Union[str, Target],
+    argv: Sequence[str] = (),
+    *,
+    run_name: str = "__main__",
+    alter_sys: bool = True,
+    isolate: bool = False,
+    sources: Iterable[SourceLike] = (),
+) -> Any:
+    """Run ``target`` as ``python -m``/``python PATH`` would, then undo every change.
+
+    Returns the main module's namespace, or for ``module:function`` targets the
+    function's return value (what ``sys.exit()`` would receive).
+    """
+    parsed = parse(target) if isinstance(target, str) else target
+    with ExitStack() as stack:
+        if alter_sys:
+            stack.enter_context(SYS_LOCK)
+        state = stack.enter_context(SysState(modules=isolate))
+        return Run(state, sources=as_sources(sources), alter_sys=alter_sys, replace_path0=False).target(parsed, argv, run_name)
+
+
+def run_main(target: Target, argv: Sequence[str], sources: Iterable[SourceLike] = ()) -> Any:
+    """The CLI's run: like :func:`run`, but nothing is restored (the process is ending)."""
+    return Run(SysState(), sources=as_sources(sources), alter_sys=True, replace_path0=True).target(target, argv, "__main__")

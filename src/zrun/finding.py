@@ -1,0 +1,155 @@
+"""From a name or a path to ``(spec, code)``, with runpy's exact errors.
+
+The messages are runpy's, word for word, because users and tests match them.
+Two of runpy's choices are not kept: a location's ``__main__`` is looked up in
+that location only (runpy searches all of ``sys.path``, gh-75221), and a
+location's own modules win over same-named ones elsewhere.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+from importlib.machinery import ModuleSpec
+from importlib.util import MAGIC_NUMBER, find_spec
+from types import CodeType, ModuleType
+from typing import List, NamedTuple, Optional, Sequence, Tuple, Union
+
+from .bytecode import BadBytecode, code_from_pyc, compile_source
+from .errors import ArchiveError, NotAnArchive, NotRunnable
+from .loader import SearchFirst
+from .source import Source
+
+Details = Tuple[str, ModuleSpec, CodeType]
+
+
+class Location(NamedTuple):
+    """A path target: a directory, an archive or bundle (``source``), or a script."""
+
+    path: str
+    kind: str  # "dir", "source" or "script"
+    source: Optional[Source] = None
+
+    def find(self, name: str) -> Optional[ModuleSpec]:
+        """Find a top-level module in this location only."""
+        if self.kind == "script":
+            return None
+        return SearchFirst([self.entry]).find_spec(name)
+
+    @property
+    def entry(self) -> Union[str, Source]:
+        """What this location contributes to the search for a run."""
+        return self.source if self.source is not None else os.path.abspath(self.path)
+
+
+def open_location(path: str) -> Location:
+    """Classify ``path`` as ``python PATH`` would, reading at most the zip index."""
+    if os.path.isdir(path):
+        return Location(path, "dir")
+    if not os.path.exists(path):
+        raise NotRunnable(f"can't open file {os.path.abspath(path)!r}: [Errno 2] No such file or directory")
+    from .frozen import FrozenSource, is_bundle
+
+    if is_bundle(path):
+        return Location(path, "source", FrozenSource.load(path))
+    from .zipsource import ZipSource
+
+    try:
+        return Location(path, "source", ZipSource(path))
+    except NotAnArchive:
+        return Location(path, "script")
+
+
+def module_details(mod_name: str) -> Details:
+    """runpy's ``_get_module_details``: import the parent, find, recurse into ``__main__``."""
+    if mod_name.startswith("."):
+        raise NotRunnable("Relative module names not supported")
+    pkg_name = mod_name.rpartition(".")[0]
+    if pkg_name:
+        try:
+            __import__(pkg_name)
+        except ImportError as exc:
+            # A missing ancestor is reported by find_spec below; any other
+            # import failure of the parent is the user's error and propagates.
+            if exc.name is None or (exc.name != pkg_name and not pkg_name.startswith(exc.name + ".")):
+                raise
+        existing = sys.modules.get(mod_name)
+        if existing is not None and not hasattr(existing, "__path__"):
+            import warnings
+
+            warnings.warn(
+                RuntimeWarning(
+                    f"{mod_name!r} found in sys.modules after import of package {pkg_name!r}, "
+                    f"but prior to execution of {mod_name!r}; this may result in unpredictable behaviour"
+                ),
+                stacklevel=2,
+            )
+    try:
+        spec = find_spec(mod_name)
+    except (ImportError, AttributeError, TypeError, ValueError) as exc:
+        if isinstance(exc, ArchiveError):
+            raise
+        message = f"Error while finding module specification for {mod_name!r} ({type(exc).__name__}: {exc})"
+        if mod_name.endswith(".py"):
+            message += f". Try using '{mod_name[:-3]}' instead of '{mod_name}' as the module name."
+        raise NotRunnable(message, name=mod_name) from exc
+    if spec is None:
+        raise NotRunnable(f"No module named {mod_name}", name=mod_name)
+    if spec.submodule_search_locations is not None:
+        if mod_name == "__main__" or mod_name.endswith(".__main__"):
+            raise NotRunnable("Cannot use package as __main__ module", name=mod_name)
+        try:
+            return module_details(mod_name + ".__main__")
+        except NotRunnable as exc:
+            if mod_name not in sys.modules:
+                raise
+            raise NotRunnable(f"{exc}; {mod_name!r} is a package and cannot be directly executed", name=mod_name) from None
+    return mod_name, spec, _code_of(spec, mod_name)
+
+
+def main_details(location: Location, display: str) -> Details:
+    """The ``__main__`` of a directory or archive, looked up inside it only."""
+    spec = location.find("__main__")
+    if spec is None:
+        raise NotRunnable(f"can't find '__main__' module in {display!r}", name="__main__")
+    if spec.submodule_search_locations is not None:
+        raise NotRunnable("Cannot use package as __main__ module", name="__main__")
+    return "__main__", spec, _code_of(spec, "__main__")
+
+
+def _code_of(spec: ModuleSpec, mod_name: str) -> CodeType:
+    loader = spec.loader
+    if loader is None:
+        raise NotRunnable(f"{mod_name!r} is a namespace package and cannot be executed", name=mod_name)
+    try:
+        code: Optional[CodeType] = loader.get_code(mod_name)  # type: ignore[attr-defined]
+    except ArchiveError:
+        raise
+    except ImportError as exc:
+        raise NotRunnable(format(exc), name=mod_name) from exc
+    if code is None:
+        raise NotRunnable(f"No code object available for {mod_name}", name=mod_name)
+    return code
+
+
+def script_code(path: str) -> CodeType:
+    """Code of a script file (source or ``.pyc``), named by the path as given."""
+    with io.open_code(os.path.abspath(path)) as stream:
+        data = stream.read()
+    if data[:4] == MAGIC_NUMBER:
+        try:
+            code = code_from_pyc(data, path)
+        except BadBytecode as exc:
+            raise NotRunnable(str(exc)) from None
+        if code is not None:
+            return code
+    return compile_source(data, path)
+
+
+def evict(names: List[str]) -> List[str]:
+    """Drop ``names`` and their submodules from ``sys.modules``; return what was dropped."""
+    dropped = [key for key in list(sys.modules) if any(key == name or key.startswith(name + ".") for name in names)]
+    for key in dropped:
+        del sys.modules[key]
+    return dropped

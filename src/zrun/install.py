@@ -1,0 +1,75 @@
+"""Process-wide installation of sources, for hosts that want imports, not runs.
+
+A run puts its sources first only while it lasts. :func:`install` does the
+same until :func:`uninstall`, and with no argument lets zrun (rather than
+zipimporter) serve every zip archive on ``sys.path``.
+"""
+
+from __future__ import annotations
+
+import sys
+import zipimport
+from typing import List, Optional
+
+from .engine import SourceLike, as_sources
+from .loader import SearchFirst, path_hook, zip_path_hook
+from .source import Source
+
+_installed = SearchFirst([])
+
+
+def install(source: Optional[SourceLike] = None) -> Optional[Source]:
+    """Search ``source`` before ``sys.path`` from now on; return the source object.
+
+    With no argument, zip archives on ``sys.path`` are served by zrun's loader.
+    """
+    if source is None:
+        if zip_path_hook not in sys.path_hooks:
+            sys.path_hooks.insert(0, zip_path_hook)
+        for entry, finder in list(sys.path_importer_cache.items()):
+            if isinstance(finder, zipimport.zipimporter):
+                del sys.path_importer_cache[entry]
+        return None
+    (added,) = as_sources([source])
+    if added not in _installed.entries:
+        _installed.entries.insert(0, added)
+    if _installed not in sys.meta_path:
+        sys.meta_path.insert(0, _installed)
+    if path_hook not in sys.path_hooks and zip_path_hook not in sys.path_hooks:
+        sys.path_hooks.insert(0, path_hook)
+    return added
+
+
+def uninstall(source: Optional[SourceLike] = None) -> None:
+    """Undo :func:`install` for ``source`` (or, with no argument, the zip path hook)."""
+    if source is None:
+        _remove(sys.path_hooks, zip_path_hook)
+        for entry in [entry for entry, finder in sys.path_importer_cache.items() if type(finder).__module__ == "zrun.loader"]:
+            del sys.path_importer_cache[entry]
+        return
+    _installed.entries[:] = [entry for entry in _installed.entries if not _same(entry, source)]
+    if not _installed.entries:
+        _remove(sys.meta_path, _installed)
+        _remove(sys.path_hooks, path_hook)
+
+
+def installed() -> List[Source]:
+    """Sources installed process-wide, first searched first."""
+    return [entry for entry in _installed.entries if isinstance(entry, Source)]
+
+
+def _same(entry: object, source: SourceLike) -> bool:
+    if isinstance(source, Source):
+        return entry is source
+    return isinstance(entry, Source) and entry.root == _root_of(source)
+
+
+def _root_of(source: SourceLike) -> str:
+    import os
+
+    return os.path.abspath(os.fsdecode(source)) if not isinstance(source, (bytes, bytearray)) else ""
+
+
+def _remove(items: list, item: object) -> None:  # type: ignore[type-arg]
+    while item in items:
+        items.remove(item)

@@ -1,0 +1,154 @@
+"""What every source of modules is: named entries that can be listed and read.
+
+A source knows nothing about imports. The one loader family in
+:mod:`zrun.loader` turns any source into modules, so a zip archive, a dict of
+strings and a bundle of code objects behave alike.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import weakref
+from typing import Dict, FrozenSet, Iterator, List, Mapping, Optional, Tuple, Union
+
+_registry: "weakref.WeakValueDictionary[str, Source]" = weakref.WeakValueDictionary()
+_counter = itertools.count(1)
+
+
+class Source:
+    """Entries addressed by ``/``-separated names below a root string.
+
+    ``root`` doubles as the ``sys.path`` / ``__path__`` entry for the source;
+    ``has_location`` says whether ``root`` is a real place on disk, which is
+    what decides whether modules get a ``__file__``.
+    """
+
+    root: str
+    has_location: bool = False
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self._files: FrozenSet[str] = frozenset()
+        self._dirs: FrozenSet[str] = frozenset()
+        self._children: Optional[Dict[str, List[str]]] = None
+        self._files, self._dirs = self._index()
+        _registry[root] = self
+
+    # What a concrete source provides.
+    def _index(self) -> Tuple[FrozenSet[str], FrozenSet[str]]:
+        raise NotImplementedError
+
+    def read(self, name: str) -> bytes:
+        """The bytes of one file entry."""
+        raise NotImplementedError
+
+    def mtime(self, name: str) -> Optional[float]:
+        """Modification time of an entry, where the storage records one."""
+        return None
+
+    def is_stale(self) -> bool:
+        """True when the storage changed since the index was read."""
+        return False
+
+    def _reopen(self) -> None:
+        """Reconnect to changed storage before the index is read again."""
+
+    def identity(self) -> str:
+        """A string that changes whenever the content changes."""
+        raise NotImplementedError
+
+    # Derived behaviour shared by all sources.
+    def refresh(self) -> bool:
+        """Re-read the index if the storage changed; say whether it did."""
+        if not self.is_stale():
+            return False
+        self._reopen()
+        self._files, self._dirs = self._index()
+        self._children = None
+        return True
+
+    def is_file(self, name: str) -> bool:
+        return name in self._files
+
+    def is_dir(self, name: str) -> bool:
+        return name == "" or name in self._dirs
+
+    def children(self, name: str) -> List[str]:
+        """Immediate entries (files and directories) inside directory ``name``."""
+        if self._children is None:
+            table: Dict[str, List[str]] = {}
+            for entry in itertools.chain(self._files, self._dirs):
+                parent, _, _ = entry.rpartition("/")
+                table.setdefault(parent, []).append(entry)
+            self._children = table
+        return sorted(self._children.get(name, ()))
+
+    def filename(self, name: str) -> str:
+        """How code from ``name`` is labelled in tracebacks and ``__file__``."""
+        return f"{self.root}/{name}" if name else self.root
+
+    def files(self) -> Iterator[str]:
+        return iter(sorted(self._files))
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.root}>"
+
+
+def registered(root: str) -> Optional[Source]:
+    """The live source whose root is ``root``, if any."""
+    return _registry.get(root)
+
+
+def unique_root(kind: str, name: Optional[str]) -> str:
+    """A root string for a source with no location, unique among live sources."""
+    base = f"<{kind}:{name or next(_counter)}>"
+    root = base
+    while root in _registry:
+        root = f"<{kind}:{name or ''}#{next(_counter)}>"
+    return root
+
+
+def directories_of(names: FrozenSet[str]) -> FrozenSet[str]:
+    """Every directory implied by ``names``: ``a/b/c.py`` implies ``a`` and ``a/b``."""
+    dirs = set()
+    for name in names:
+        parts = name.split("/")[:-1]
+        for depth in range(1, len(parts) + 1):
+            dirs.add("/".join(parts[:depth]))
+    return frozenset(dirs)
+
+
+class MemorySource(Source):
+    """Files held in a mapping; nothing is ever written to disk.
+
+    ``files`` maps archive-style names (``"pkg/__init__.py"``) to ``str`` (stored
+    as UTF-8) or ``bytes``. The mapping is copied, so later changes to it are not
+    seen; build a new source to change the code.
+    """
+
+    def __init__(self, files: Mapping[str, Union[str, bytes]], *, name: Optional[str] = None) -> None:
+        self._data: Dict[str, bytes] = {}
+        for key, value in files.items():
+            clean = key.replace("\\", "/").strip("/")
+            self._data[clean] = value.encode("utf-8") if isinstance(value, str) else bytes(value)
+        super().__init__(unique_root(self._kind, name))
+
+    _kind = "memory"
+
+    def _index(self) -> Tuple[FrozenSet[str], FrozenSet[str]]:
+        names = frozenset(self._data)
+        return names, directories_of(names)
+
+    def read(self, name: str) -> bytes:
+        try:
+            return self._data[name]
+        except KeyError:
+            raise FileNotFoundError(f"{self.filename(name)}: no such entry") from None
+
+    def identity(self) -> str:
+        digest = hashlib.sha256()
+        for key in sorted(self._data):
+            digest.update(key.encode("utf-8") + b"\0")
+            digest.update(hashlib.sha256(self._data[key]).digest())
+        return digest.hexdigest()

@@ -1,0 +1,85 @@
+"""Spawn-mode ``multiprocessing`` for code run from an archive's ``__main__.py``.
+
+A spawned child rebuilds the parent's main module from
+``__main__.__spec__.name`` but skips names that are ``__main__`` or end in
+``.__main__``, so functions defined in a zipapp's ``__main__.py`` cannot be
+found and a ``Pool`` hangs (REFERENCE §2). For main modules zrun ran from a
+path, the child is told to re-run that path instead, as it would be for
+``python script.py``; the module's ``if __name__ == "__main__"`` guard keeps
+the program itself from running again.
+
+``multiprocessing.spawn`` costs tens of milliseconds to import, so it is
+patched when the target imports it, not before.
+"""
+
+from __future__ import annotations
+
+import sys
+import weakref
+from importlib.machinery import ModuleSpec
+from types import ModuleType
+from typing import Any, Callable, Dict, Optional, Sequence
+
+_SPAWN = "multiprocessing.spawn"
+_main_paths: "weakref.WeakKeyDictionary[ModuleType, str]" = weakref.WeakKeyDictionary()
+
+
+def respawn_from_path(module: ModuleType, path: str) -> None:
+    """Have spawned children rebuild ``module`` by running ``path`` again."""
+    _main_paths[module] = path
+    spawn = sys.modules.get(_SPAWN)
+    if spawn is not None:
+        _patch(spawn)
+    elif not any(isinstance(finder, _PatchOnImport) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _PatchOnImport())
+
+
+def _preparation_data(original: Callable[[str], Dict[str, Any]]) -> Callable[[str], Dict[str, Any]]:
+    def get_preparation_data(name: str) -> Dict[str, Any]:
+        data = original(name)
+        path = _main_paths.get(sys.modules.get("__main__"))  # type: ignore[arg-type]
+        main_name = data.get("init_main_from_name")
+        if path is not None and main_name is not None and (main_name == "__main__" or main_name.endswith(".__main__")):
+            del data["init_main_from_name"]
+            data["init_main_from_path"] = path
+        return data
+
+    get_preparation_data.__wrapped__ = original  # type: ignore[attr-defined]
+    return get_preparation_data
+
+
+def _patch(spawn: ModuleType) -> None:
+    if not hasattr(spawn.get_preparation_data, "__wrapped__"):
+        spawn.get_preparation_data = _preparation_data(spawn.get_preparation_data)
+
+
+class _PatchOnImport:
+    """Meta-path finder that patches ``multiprocessing.spawn`` once it is executed."""
+
+    def find_spec(self, fullname: str, path: Optional[Sequence[str]] = None, target: Optional[ModuleType] = None) -> Optional[ModuleSpec]:
+        if fullname != _SPAWN:
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec: Optional[ModuleSpec] = finder.find_spec(fullname, path, target)
+            if spec is not None and spec.loader is not None:
+                spec.loader = _PatchingLoader(spec.loader)
+                return spec
+        return None
+
+
+class _PatchingLoader:
+    def __init__(self, loader: Any) -> None:
+        self.loader = loader
+
+    def create_module(self, spec: ModuleSpec) -> Optional[ModuleType]:
+        module: Optional[ModuleType] = self.loader.create_module(spec)
+        return module
+
+    def exec_module(self, module: ModuleType) -> None:
+        self.loader.exec_module(module)
+        _patch(module)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.loader, name)

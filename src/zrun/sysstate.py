@@ -1,0 +1,115 @@
+"""Everything a run may change in ``sys``, captured once and put back once.
+
+runpy manages ``argv[0]`` and one ``sys.modules`` entry and leaks the rest
+(REFERENCE §2). :class:`SysState` owns the whole set, so every way out of a
+run (return, exception, ``SystemExit``, ``KeyboardInterrupt``) restores
+through the same ``finally``.
+"""
+
+from __future__ import annotations
+
+import _thread
+import os
+import sys
+from types import TracebackType
+from typing import Any, Dict, Iterable, List, Optional, Set, Type
+
+_MISSING: Any = object()
+_LISTS = ("argv", "path", "meta_path", "path_hooks")
+
+#: Serialises runs that alter ``sys``: it is process-global state.
+SYS_LOCK = _thread.RLock()
+
+
+class SysState:
+    """A snapshot of ``sys`` (and optionally environ and cwd) that can be restored.
+
+    ``modules=True`` restores all of ``sys.modules``: modules first imported
+    after the snapshot are removed and shadowed ones come back. Otherwise only
+    the names given to :meth:`protect` (``__main__`` always) are restored.
+    """
+
+    def __init__(self, *, modules: bool = False, environ: bool = False, cwd: bool = False) -> None:
+        self.all_modules = modules
+        self._lists: Dict[str, Any] = {}
+        self._contents: Dict[str, List[Any]] = {}
+        for name in _LISTS:
+            value = getattr(sys, name, _MISSING)
+            self._lists[name] = value
+            self._contents[name] = list(value) if isinstance(value, list) else []
+        self._importer_cache = dict(sys.path_importer_cache)
+        self._modules = dict(sys.modules)
+        self._protected: Set[str] = {"__main__"}
+        self._environ = dict(os.environ) if environ else None
+        self._cwd = os.getcwd() if cwd else None
+
+    def protect(self, names: Iterable[str]) -> None:
+        """Also restore these ``sys.modules`` entries, even without ``modules=True``."""
+        self._protected.update(names)
+
+    def restore(self) -> None:
+        """Put everything captured back; the same list objects, the same contents."""
+        for name in _LISTS:
+            original = self._lists[name]
+            if original is _MISSING:
+                if hasattr(sys, name):
+                    delattr(sys, name)
+                continue
+            if isinstance(original, list):
+                original[:] = self._contents[name]
+            setattr(sys, name, original)
+        cache = sys.path_importer_cache
+        for key in [key for key in cache if key not in self._importer_cache]:
+            del cache[key]
+        cache.update(self._importer_cache)
+        modules = sys.modules
+        names = set(modules) | set(self._modules) if self.all_modules else self._protected
+        for name in names:
+            before = self._modules.get(name, _MISSING)
+            if before is _MISSING:
+                modules.pop(name, None)
+            elif modules.get(name) is not before:
+                modules[name] = before
+        if self._environ is not None and dict(os.environ) != self._environ:
+            os.environ.clear()
+            os.environ.update(self._environ)
+        if self._cwd is not None and os.getcwd() != self._cwd:
+            os.chdir(self._cwd)
+
+    def new_modules(self) -> List[str]:
+        """Names in ``sys.modules`` now that were not there at the snapshot."""
+        return sorted(name for name in sys.modules if name not in self._modules)
+
+    def diff(self) -> List[str]:
+        """One line per difference between ``sys`` now and the snapshot; empty if none."""
+        lines: List[str] = []
+        for name in _LISTS:
+            original, now = self._lists[name], getattr(sys, name, _MISSING)
+            if now is not original:
+                lines.append(f"sys.{name} is a different object")
+            elif isinstance(now, list) and now != self._contents[name]:
+                lines.append(f"sys.{name} changed: {self._contents[name]!r} -> {now!r}")
+        cache = sys.path_importer_cache
+        added = sorted(set(cache) - set(self._importer_cache))
+        if added:
+            lines.append(f"sys.path_importer_cache gained {added!r}")
+        changed = sorted(key for key, value in self._importer_cache.items() if cache.get(key, _MISSING) is not value)
+        if changed:
+            lines.append(f"sys.path_importer_cache lost or replaced {changed!r}")
+        names = set(sys.modules) | set(self._modules) if self.all_modules else self._protected
+        for name in sorted(names):
+            before, now = self._modules.get(name, _MISSING), sys.modules.get(name, _MISSING)
+            if before is not now:
+                what = "added" if before is _MISSING else "removed" if now is _MISSING else "replaced"
+                lines.append(f"sys.modules[{name!r}] {what}")
+        if self._environ is not None and dict(os.environ) != self._environ:
+            lines.append("os.environ changed")
+        if self._cwd is not None and os.getcwd() != self._cwd:
+            lines.append(f"working directory changed: {self._cwd!r} -> {os.getcwd()!r}")
+        return lines
+
+    def __enter__(self) -> "SysState":
+        return self
+
+    def __exit__(self, kind: Optional[Type[BaseException]], exc: Optional[BaseException], tb: Optional[TracebackType]) -> None:
+        self.restore()

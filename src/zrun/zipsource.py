@@ -1,0 +1,87 @@
+"""Zip archives as sources: a file on disk (``.zip``, ``.pyz``, ``.whl``) or bytes.
+
+The central directory is read once per archive identity and shared by every
+source, finder and run over the same file (see :class:`zrun.archive.Archive`).
+A replaced archive is noticed by one ``stat`` and re-read, so the next import
+sees the new content rather than zipimport's ``bad local file header``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import FrozenSet, Optional, Tuple, Union
+
+from .archive import Archive, StaleArchive
+from .errors import ArchiveNotFound
+from .source import Source, unique_root
+
+PathOrBytes = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview]
+
+
+def split_archive_path(path: str) -> Tuple[str, str]:
+    """Split ``/a/app.zip/lib/x`` into the archive file and the inner prefix."""
+    archive, inner = os.path.abspath(path), ""
+    while not os.path.isfile(archive):
+        parent, tail = os.path.split(archive)
+        if not tail or parent == archive:
+            raise ArchiveNotFound(os.fspath(path), "no such archive")
+        archive, inner = parent, f"{tail}/{inner}" if inner else tail
+    return archive, inner
+
+
+class ZipSource(Source):
+    """A zip archive, optionally below a directory inside it (``app.zip/lib``).
+
+    ``archive`` is a path (made absolute once) or the bytes of a zip held in
+    memory. Only a path gives modules a real location and a ``__file__``.
+    """
+
+    def __init__(self, archive: PathOrBytes, *, name: Optional[str] = None) -> None:
+        if isinstance(archive, (bytes, bytearray, memoryview)):
+            root = unique_root("zip", name)
+            self._archive = Archive.from_bytes(bytes(archive), label=root)
+            self._path: Optional[str] = None
+            self._prefix = ""
+            self.has_location = False
+        else:
+            text = os.fsdecode(archive)
+            self._path, inner = split_archive_path(text)
+            self._prefix = f"{inner}/" if inner else ""
+            self._archive = Archive.open(self._path)
+            root = os.path.join(self._path, inner) if inner else self._path
+            self.has_location = True
+        super().__init__(root)
+
+    @property
+    def archive(self) -> Archive:
+        return self._archive
+
+    def _index(self) -> Tuple[FrozenSet[str], FrozenSet[str]]:
+        prefix = self._prefix
+        if not prefix:
+            return frozenset(self._archive.members), self._archive.dirs
+        cut = len(prefix)
+        names = frozenset(n[cut:] for n in self._archive.members if n.startswith(prefix))
+        return names, frozenset(d[cut:] for d in self._archive.dirs if d.startswith(prefix))
+
+    def is_stale(self) -> bool:
+        return self._archive.is_stale()
+
+    def _reopen(self) -> None:
+        if self._path is not None:
+            self._archive = Archive.open(self._path)
+
+    def read(self, name: str) -> bytes:
+        try:
+            return self._archive.read(self._prefix + name)
+        except StaleArchive:
+            self.refresh()
+            return self._archive.read(self._prefix + name)
+
+    def mtime(self, name: str) -> Optional[float]:
+        member = self._archive.members.get(self._prefix + name)
+        return member.mtime if member else None
+
+    def identity(self) -> str:
+        ident = ",".join(str(part) for part in self._archive.identity)
+        return f"zip:{self._archive.path}:{ident}:{self._prefix}"
