@@ -26,6 +26,8 @@ _EXPORTS = {
     "install": "install",
     "uninstall": "install",
     "main": "cli",
+    "Scope": "scope",
+    "discover": "discover",
     "ZrunError": "errors",
     "TargetError": "errors",
     "NotRunnable": "errors",
@@ -56,7 +58,9 @@ if TYPE_CHECKING:
         UnsupportedMember,
         ZrunError,
     )
+    from .discover import discover
     from .frozen import FrozenSource
+    from .scope import Scope
     from .install import install, uninstall
     from .source import MemorySource, Source
     from .sysstate import SYS_LOCK, SysState

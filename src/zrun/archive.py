@@ -16,27 +16,19 @@ import zlib
 from collections.abc import Callable
 from typing import BinaryIO, NamedTuple
 
-from .errors import (
-    ArchiveError,
-    ArchiveNotFound,
-    CorruptArchive,
-    NotAnArchive,
-    UnsupportedMember,
-)
+from .errors import ArchiveError, ArchiveNotFound, CorruptArchive, NotAnArchive, UnsupportedMember
 
-_Fetch = Callable[[int, int], bytes]  # (position, length) -> bytes; short at the end
-
+_Fetch = Callable[[int, int], bytes]  # (position, length) -> bytes, short at the end
 _EOCD = struct.Struct("<4s4H2LH")  # end of central directory record, 22 bytes
 _Z64_LOCATOR = struct.Struct("<4sLQL")  # 20 bytes, right before the EOCD
 _Z64_EOCD = struct.Struct("<4sQ2H2L4Q")  # 56 bytes, usually right before the locator
-_CENTRAL = struct.Struct("<L4x2H4L3H8xL")  # 46 bytes; DOS time+date read as one int
+_CENTRAL = struct.Struct("<L4x2H4L3H8xL")  # 46 bytes; DOS time and date read as one int
 _LOCAL = struct.Struct("<4s22x2H")  # 30 bytes: signature, name and extra lengths
 _U64 = struct.Struct("<Q")
 _U32 = 0xFFFFFFFF
-_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0)
-_METHODS = {0: "stored", 1: "shrink", 6: "implode", 8: "deflate", 9: "deflate64",
-            12: "bzip2", 14: "lzma", 93: "zstandard", 95: "xz", 98: "ppmd",
-            99: "WinZip AES"}
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0)  # no FIFO hang
+_METHODS = {0: "stored", 1: "shrink", 6: "implode", 8: "deflate", 9: "deflate64", 12: "bzip2",
+            14: "lzma", 93: "zstandard", 95: "xz", 98: "ppmd", 99: "WinZip AES"}
 
 
 class StaleArchive(CorruptArchive):
@@ -79,16 +71,13 @@ class Archive:
     identity: tuple[int, ...]
     refused: list[str]
 
-    def __init__(self, path: str, index: _Index, identity: tuple[int, ...],
-                 size: int, data: bytes | None = None) -> None:
+    def __init__(self, path: str, index: _Index, identity: tuple[int, ...], size: int,
+                 data: bytes | None = None) -> None:
         self.path = path
         self.members, self.dirs, self.refused = index
         self.identity = identity
         self._size = size
         self._data = data
-
-    def __repr__(self) -> str:
-        return f"<Archive {self.path!r} members={len(self.members)}>"
 
     @classmethod
     def open(cls, path: str | os.PathLike[str]) -> Archive:
@@ -134,20 +123,17 @@ class Archive:
             raise UnsupportedMember(self.path, "encrypted members are not supported", name)
         if m.method not in (0, 8, 12, 14):
             what = f"{m.method} ({_METHODS.get(m.method, 'unknown')})"
-            raise UnsupportedMember(self.path, f"compression method {what} is not supported",
-                                    name)
+            raise UnsupportedMember(self.path, f"compression method {what} is not supported", name)
         data = self._data
         if data is not None:
             return _decode(self.path, m, self._raw(m, lambda p, n: data[p:p + n]))
         try:
             f, st = _open(self.path)
         except ArchiveNotFound:
-            raise StaleArchive(self.path, "archive was removed after it was indexed",
-                               name) from None
+            raise StaleArchive(self.path, "archive was removed after it was indexed", name) from None
         with f:
             if _identity(st) != self.identity:
-                raise StaleArchive(self.path, "archive changed on disk after it was "
-                                   "indexed; open it again", name)
+                raise StaleArchive(self.path, "archive changed on disk after it was indexed; open it again", name)
             try:
                 raw = self._raw(m, _reader(f))
             except OSError as e:
@@ -166,7 +152,7 @@ class Archive:
         if nlen != len(want) or head[_LOCAL.size:] != want:
             raise CorruptArchive(self.path, "local header names another member", m.name)
         start = m.header_offset + _LOCAL.size + nlen + xlen
-        n = m.compressed_size  # checked against the size first: never allocate a lie
+        n = m.compressed_size  # compared with the file size first: never allocate for a lie
         raw = fetch(start, n) if start + n <= self._size else b""
         if len(raw) != n:
             raise CorruptArchive(self.path, "member data is truncated", m.name)
@@ -191,8 +177,7 @@ def _open(path: str) -> tuple[BinaryIO, os.stat_result]:
     if not stat.S_ISREG(st.st_mode):
         os.close(fd)
         isdir = stat.S_ISDIR(st.st_mode)
-        raise ArchiveNotFound(path, "is a directory, not a zip archive" if isdir
-                              else "not a regular file")
+        raise ArchiveNotFound(path, "is a directory, not a zip archive" if isdir else "not a regular file")
     return open(fd, "rb"), st
 
 
@@ -224,8 +209,7 @@ def _index(fetch: _Fetch, size: int, path: str) -> _Index:
     tail = fetch(tail_start, size - tail_start)
 
     def at(pos: int, n: int) -> bytes:
-        return tail[pos - tail_start:pos - tail_start + n] if pos >= tail_start \
-            else fetch(pos, n)
+        return tail[pos - tail_start:pos - tail_start + n] if pos >= tail_start else fetch(pos, n)
 
     pos = _find_eocd(tail)
     if pos < 0:
@@ -235,10 +219,10 @@ def _index(fetch: _Fetch, size: int, path: str) -> _Index:
     loc = at(end - 20, 20) if end >= 20 else b""
     zip64 = loc[:4] == b"PK\x06\x07"
     if zip64:
-        rec_pos = end - 20 - _Z64_EOCD.size  # right before the locator, whatever prefix
+        rec_pos = end - 20 - _Z64_EOCD.size  # right before the locator, whatever the prefix
         rec = at(rec_pos, _Z64_EOCD.size) if rec_pos >= 0 else b""
-        if rec[:4] != b"PK\x06\x06":
-            rec_pos = _Z64_LOCATOR.unpack(loc)[2]  # else where the locator says
+        if rec[:4] != b"PK\x06\x06":  # else where the locator says
+            rec_pos = _Z64_LOCATOR.unpack(loc)[2]
             rec = fetch(rec_pos, _Z64_EOCD.size)
         if len(rec) != _Z64_EOCD.size or rec[:4] != b"PK\x06\x06":
             raise CorruptArchive(path, "ZIP64 end of central directory is missing")
@@ -261,8 +245,7 @@ def _index(fetch: _Fetch, size: int, path: str) -> _Index:
 
 def _parse(cd: bytes, base: int, count: int, zip64: bool, path: str) -> _Index:
     """The hot loop: one unpack per entry, locals only, no calls that can be avoided."""
-    unpack = _CENTRAL.unpack_from
-    new = tuple.__new__
+    unpack, new = _CENTRAL.unpack_from, tuple.__new__
     members: dict[str, Member] = {}
     refused: list[str] = []
     dir_entries: list[str] = []
@@ -271,8 +254,7 @@ def _parse(cd: bytes, base: int, count: int, zip64: bool, path: str) -> _Index:
     p = n = 0
     try:
         while p < end:
-            sig, flags, method, dostime, crc, csize, size, nlen, xlen, clen, offset = \
-                unpack(cd, p)
+            sig, flags, method, dostime, crc, csize, size, nlen, xlen, clen, offset = unpack(cd, p)
             if sig != 0x02014B50:
                 raise CorruptArchive(path, f"bad central directory signature (entry {n})")
             q = p + 46 + nlen
@@ -288,8 +270,7 @@ def _parse(cd: bytes, base: int, count: int, zip64: bool, path: str) -> _Index:
             else:
                 name = raw.decode("cp437")
             if csize == _U32 or size == _U32 or offset == _U32:
-                size, csize, offset = _zip64_extra(cd[q:q + xlen], size, csize, offset,
-                                                   path, name)
+                size, csize, offset = _zip64_extra(cd[q:q + xlen], size, csize, offset, path, name)
             if not name or name[0] in "/\\" or "\x00" in name or (
                     ".." in name and ".." in name.replace("\\", "/").split("/")):
                 refused.append(name)
@@ -299,18 +280,16 @@ def _parse(cd: bytes, base: int, count: int, zip64: bool, path: str) -> _Index:
                 t = times.get(dostime)
                 if t is None:
                     t = times[dostime] = _dos_time(dostime)
-                members[name] = new(Member, (name, offset + base, method, csize, size,
-                                             crc, t, flags))
+                members[name] = new(Member, (name, offset + base, method, csize, size, crc, t, flags))
     except struct.error:
         raise CorruptArchive(path, f"central directory is truncated (entry {n})") from None
     if p != end:
         raise CorruptArchive(path, "last central directory entry runs past its end")
     if n != count and (zip64 or n & 0xFFFF != count):  # tolerate 16-bit wrapped counts
-        raise CorruptArchive(path, f"central directory holds {n} entries, "
-                             f"its end record says {count}")
+        raise CorruptArchive(path, f"central directory holds {n} entries, its end record says {count}")
     dirs: set[str] = set()
     for d in {m[:m.rfind("/") + 1] for m in members}.union(dir_entries):
-        i = len(d) - 1  # d is "" or ends in "/": add it and every ancestor once
+        i = len(d) - 1  # d is "" or ends in "/": add it and every ancestor, once
         while i > 0:
             d = d[:i]
             if d in dirs:
@@ -320,8 +299,7 @@ def _parse(cd: bytes, base: int, count: int, zip64: bool, path: str) -> _Index:
     return members, frozenset(dirs), refused
 
 
-def _zip64_extra(extra: bytes, size: int, csize: int, offset: int, path: str,
-                 name: str) -> tuple[int, int, int]:
+def _zip64_extra(extra: bytes, size: int, csize: int, offset: int, path: str, name: str) -> tuple[int, int, int]:
     """Fields that are 0xFFFFFFFF come from the 0x0001 extra, in the spec's order."""
     i = 0
     while i + 4 <= len(extra):
@@ -346,8 +324,7 @@ def _dos_time(dt: int) -> float:
     """DOS date (high half) and time (low half) to POSIX seconds, local like zipimport."""
     d, t = dt >> 16, dt & 0xFFFF
     try:
-        return time.mktime(((d >> 9) + 1980, (d >> 5) & 15, d & 31,
-                            t >> 11, (t >> 5) & 63, (t & 31) * 2, 0, 0, -1))
+        return time.mktime(((d >> 9) + 1980, (d >> 5) & 15, d & 31, t >> 11, (t >> 5) & 63, (t & 31) * 2, 0, 0, -1))
     except (OverflowError, ValueError):
         return 0.0
 
@@ -364,20 +341,16 @@ def _decode(path: str, m: Member, raw: bytes) -> bytes:
             try:
                 import bz2
             except ImportError:
-                raise UnsupportedMember(path, "bzip2 member, but Python lacks bz2",
-                                        m.name) from None
+                raise UnsupportedMember(path, "bzip2 member, but this Python lacks bz2", m.name) from None
             out = bz2.BZ2Decompressor().decompress(raw, limit)
         else:
             out = _unlzma(path, m.name, raw, limit)
     except (zlib.error, OSError, EOFError, ValueError) as e:
-        raise CorruptArchive(path, f"{_METHODS[m.method]} data is damaged: {e}",
-                             m.name) from e
+        raise CorruptArchive(path, f"{_METHODS[m.method]} data is damaged: {e}", m.name) from e
     if len(out) > m.size:
-        raise CorruptArchive(path, f"data decompresses past its declared {m.size} bytes",
-                             m.name)
+        raise CorruptArchive(path, f"data decompresses past its declared {m.size} bytes", m.name)
     if len(out) < m.size:
-        raise CorruptArchive(path, f"data is truncated ({len(out)} of {m.size} bytes)",
-                             m.name)
+        raise CorruptArchive(path, f"data is truncated ({len(out)} of {m.size} bytes)", m.name)
     if zlib.crc32(out) != m.crc:
         raise CorruptArchive(path, "bad CRC: the member's data is damaged", m.name)
     return out
@@ -388,15 +361,13 @@ def _unlzma(path: str, name: str, raw: bytes, limit: int) -> bytes:
     try:
         import lzma
     except ImportError:
-        raise UnsupportedMember(path, "lzma member, but Python lacks lzma", name) from None
+        raise UnsupportedMember(path, "lzma member, but this Python lacks lzma", name) from None
     if len(raw) < 4:
         raise CorruptArchive(path, "lzma header is truncated", name)
     psize = raw[2] | raw[3] << 8
-    # The private decoder zipfile itself uses; typeshed does not declare it.
-    decode_props = lzma._decode_filter_properties  # type: ignore[attr-defined]
+    decode_props = lzma._decode_filter_properties  # type: ignore[attr-defined]  # zipfile's own; not in typeshed
     try:
         props = decode_props(lzma.FILTER_LZMA1, raw[4:4 + psize])
-        dec = lzma.LZMADecompressor(lzma.FORMAT_RAW, filters=[props])
-        return dec.decompress(raw[4 + psize:], limit)
+        return lzma.LZMADecompressor(lzma.FORMAT_RAW, filters=[props]).decompress(raw[4 + psize:], limit)
     except lzma.LZMAError as e:
         raise CorruptArchive(path, f"lzma data is damaged: {e}", name) from e

@@ -26,11 +26,26 @@ from .target import Target, parse
 SourceLike = Union[Source, str, "os.PathLike[str]", bytes]
 
 
-def as_sources(items: Iterable[SourceLike]) -> List[Source]:
-    """Accept ready sources, archive paths and zip bytes alike."""
+Entry = Union[Source, str]
+
+
+def as_sources(items: Iterable[SourceLike]) -> List[Entry]:
+    """Accept ready sources, archive paths, directories and zip bytes alike.
+
+    A directory stays a path: the stdlib's own finder serves it, with its
+    ``__pycache__`` writing and ``__file__`` conventions intact.
+    """
     from .zipsource import ZipSource
 
-    return [item if isinstance(item, Source) else ZipSource(item) for item in items]
+    entries: List[Entry] = []
+    for item in items:
+        if isinstance(item, Source):
+            entries.append(item)
+        elif not isinstance(item, (bytes, bytearray, memoryview)) and os.path.isdir(item):
+            entries.append(os.path.abspath(os.fsdecode(item)))
+        else:
+            entries.append(ZipSource(item))
+    return entries
 
 
 def module_globals(
@@ -67,16 +82,17 @@ def exec_code(code: CodeType, module: ModuleType) -> None:
 class Run:
     """One run: the search set-up, the target resolved, the module executed."""
 
-    def __init__(self, state: SysState, *, sources: Sequence[Source], alter_sys: bool, replace_path0: bool) -> None:
+    def __init__(self, state: SysState, *, sources: Sequence[Entry], alter_sys: bool, replace_path0: bool) -> None:
         self.state = state
         self.sources = list(sources)
         self.alter_sys = alter_sys
         self.replace_path0 = replace_path0
         self.keep: List[Any] = []
+        self.started = False
 
     def search(self, location: Optional[Location]) -> None:
         """Put the sources (and the location) first, and let ``__path__`` entries resolve."""
-        entries: List[Union[str, Source]] = list(self.sources)
+        entries: List[Entry] = list(self.sources)
         if location is not None and location.kind != "script":
             entries.insert(0, location.entry)
         if not entries:
@@ -110,6 +126,7 @@ class Run:
         namespace = module_globals(module, spec=spec, script=script)
         if self.alter_sys:
             sys.modules[module.__name__] = module
+        self.started = True
         exec_code(code, module)
         return namespace
 
@@ -167,6 +184,7 @@ class Run:
                 raise NotRunnable(f"module {target.module!r} has no attribute {target.func!r}", name=target.module) from None
         if not callable(func):
             raise NotRunnable(f"{target.module}:{target.func} is not callable")
+        self.started = True
         return func()
 
 
@@ -189,7 +207,13 @@ def run(
         if alter_sys:
             stack.enter_context(SYS_LOCK)
         state = stack.enter_context(SysState(modules=isolate))
-        return Run(state, sources=as_sources(sources), alter_sys=alter_sys, replace_path0=False).target(parsed, argv, run_name)
+        runner = Run(state, sources=as_sources(sources), alter_sys=alter_sys, replace_path0=False)
+        try:
+            return runner.target(parsed, argv, run_name)
+        except BaseException:
+            if not runner.started:
+                state.all_modules = True  # a run that failed to start leaves no trace at all
+            raise
 
 
 def run_main(target: Target, argv: Sequence[str], sources: Iterable[SourceLike] = ()) -> Any:

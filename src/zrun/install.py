@@ -31,6 +31,8 @@ def install(source: Optional[SourceLike] = None) -> Optional[Source]:
                 del sys.path_importer_cache[entry]
         return None
     (added,) = as_sources([source])
+    if not isinstance(added, Source):
+        raise TypeError(f"install() takes a source or an archive, not the directory {added!r}; add directories to sys.path")
     if added not in _installed.entries:
         _installed.entries.insert(0, added)
     if _installed not in sys.meta_path:

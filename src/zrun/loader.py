@@ -18,6 +18,7 @@ from typing import Any, List, Optional, Sequence, Union
 from .bytecode import BadBytecode, code_from_pyc, compile_source, source_text
 from .errors import ExtensionInArchive
 from .source import Source, registered
+from .tracebacks import ensure_source_lines
 
 _CACHE_TAG = sys.implementation.cache_tag
 
@@ -97,6 +98,11 @@ class ModuleLoader:
         self.entry = entry
         self._is_package = is_package
 
+    @property
+    def archive(self) -> Optional[str]:
+        """The zip file, as zipimporter names it (3.9's ``files()`` looks here)."""
+        return self.source.archive_path
+
     def spec(self, search: Optional[str] = None) -> ModuleSpec:
         origin = self.source.filename(self.entry) if self.entry else None
         spec = ModuleSpec(self.name, self, origin=origin, is_package=self._is_package)
@@ -160,6 +166,7 @@ class ModuleLoader:
         else:
             code = compile_source(data, filename)
         linecache.cache[filename] = (self._source_text,)  # type: ignore[assignment]
+        ensure_source_lines()
         return code
 
     @staticmethod

@@ -26,6 +26,8 @@ class Source:
 
     root: str
     has_location: bool = False
+    #: The zip file behind the source, for code that asks a loader for ``archive``.
+    archive_path: Optional[str] = None
 
     def __init__(self, root: str) -> None:
         self.root = root
@@ -63,10 +65,14 @@ class Source:
         """Re-read the index if the storage changed; say whether it did."""
         if not self.is_stale():
             return False
+        self.reload()
+        return True
+
+    def reload(self) -> None:
+        """Read the index again, unconditionally."""
         self._reopen()
         self._files, self._dirs = self._index()
         self._children = None
-        return True
 
     def is_file(self, name: str) -> bool:
         return name in self._files

@@ -63,8 +63,7 @@ class SysState:
             del cache[key]
         cache.update(self._importer_cache)
         modules = sys.modules
-        names = set(modules) | set(self._modules) if self.all_modules else self._protected
-        for name in names:
+        for name in self._module_names():
             before = self._modules.get(name, _MISSING)
             if before is _MISSING:
                 modules.pop(name, None)
@@ -75,6 +74,13 @@ class SysState:
             os.environ.update(self._environ)
         if self._cwd is not None and os.getcwd() != self._cwd:
             os.chdir(self._cwd)
+
+    def _module_names(self) -> Set[str]:
+        if not self.all_modules:
+            return self._protected
+        # zrun's own modules, imported lazily during a run, stay: removing them
+        # would leave two copies of its classes and registries in the process.
+        return {name for name in set(sys.modules) | set(self._modules) if name != "zrun" and not name.startswith("zrun.")}
 
     def new_modules(self) -> List[str]:
         """Names in ``sys.modules`` now that were not there at the snapshot."""
@@ -96,8 +102,7 @@ class SysState:
         changed = sorted(key for key, value in self._importer_cache.items() if cache.get(key, _MISSING) is not value)
         if changed:
             lines.append(f"sys.path_importer_cache lost or replaced {changed!r}")
-        names = set(sys.modules) | set(self._modules) if self.all_modules else self._protected
-        for name in sorted(names):
+        for name in sorted(self._module_names()):
             before, now = self._modules.get(name, _MISSING), sys.modules.get(name, _MISSING)
             if before is not now:
                 what = "added" if before is _MISSING else "removed" if now is _MISSING else "replaced"

@@ -12,9 +12,10 @@ import os
 from typing import FrozenSet, Optional, Tuple, Union
 
 from .archive import Archive, StaleArchive
-from .errors import ArchiveNotFound
+from .errors import ArchiveNotFound, CorruptArchive
 from .source import Source, unique_root
 
+_RETRIES = 5
 PathOrBytes = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview]
 
 
@@ -48,6 +49,7 @@ class ZipSource(Source):
             self._path, inner = split_archive_path(text)
             self._prefix = f"{inner}/" if inner else ""
             self._archive = Archive.open(self._path)
+            self.archive_path = self._path
             root = os.path.join(self._path, inner) if inner else self._path
             self.has_location = True
         super().__init__(root)
@@ -72,11 +74,13 @@ class ZipSource(Source):
             self._archive = Archive.open(self._path)
 
     def read(self, name: str) -> bytes:
-        try:
-            return self._archive.read(self._prefix + name)
-        except StaleArchive:
-            self.refresh()
-            return self._archive.read(self._prefix + name)
+        """Read a member; if the file was replaced since indexing, re-index and retry."""
+        for _ in range(_RETRIES):
+            try:
+                return self._archive.read(self._prefix + name)
+            except StaleArchive:
+                self.reload()
+        raise CorruptArchive(self._archive.path, f"archive kept changing on disk while {_RETRIES} reads were tried", self._prefix + name)
 
     def mtime(self, name: str) -> Optional[float]:
         member = self._archive.members.get(self._prefix + name)
