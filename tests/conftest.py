@@ -129,7 +129,9 @@ class Launcher:
     name: str
     prefix: List[str]
 
-    def __call__(self, *args: str, cwd: Union[str, Path, None] = None, env: Optional[Dict[str, str]] = None, timeout: float = 120) -> subprocess.CompletedProcess:  # type: ignore[type-arg]
+    def __call__(
+        self, *args: str, cwd: Union[str, Path, None] = None, env: Optional[Dict[str, str]] = None, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
         full_env = dict(os.environ)
         full_env.pop("PYTHONPATH", None)
         full_env.update(env or {})
@@ -149,7 +151,7 @@ def run_python(code: str, *args: str, cwd: Union[str, Path, None] = None, timeou
     return subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout)
 
 
-def expect_ok(result: "subprocess.CompletedProcess[str]", code: int = 0) -> str:
+def expect_ok(result: subprocess.CompletedProcess[str], code: int = 0) -> str:
     assert result.returncode == code, f"exit {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
     return result.stdout
 

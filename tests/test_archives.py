@@ -128,7 +128,7 @@ def test_valid_pycache_is_used_and_stale_is_not(tmp_path: Path, hashed: bool, cl
 def zipfile_time(info: zipfile.ZipInfo) -> float:
     import time
 
-    return time.mktime(info.date_time + (0, 0, -1))
+    return time.mktime((*info.date_time, 0, 0, -1))
 
 
 def test_default_excepthook_shows_zip_source_lines(tmp_path: Path) -> None:

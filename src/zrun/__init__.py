@@ -45,6 +45,7 @@ __all__ = sorted(_EXPORTS)
 if TYPE_CHECKING:
     from .cli import main
     from .compat import run_module, run_path
+    from .discover import discover
     from .engine import run
     from .errors import (
         ArchiveError,
@@ -58,10 +59,9 @@ if TYPE_CHECKING:
         UnsupportedMember,
         ZrunError,
     )
-    from .discover import discover
     from .frozen import FrozenSource
-    from .scope import Scope
     from .install import install, uninstall
+    from .scope import Scope
     from .source import MemorySource, Source
     from .sysstate import SYS_LOCK, SysState
     from .target import Target

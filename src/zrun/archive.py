@@ -94,11 +94,11 @@ class Archive:
         return archive
 
     @classmethod
-    def from_bytes(cls, data: bytes, label: str = "<memory zip>") -> Archive:
-        """Index an in-memory zip; nothing touches the disk."""
-        data = bytes(data)
-        index = _index(lambda p, n: data[p:p + n], len(data), label)
-        return cls(label, index, (len(data), zlib.crc32(data)), len(data), data)
+    def from_bytes(cls, data: bytes | bytearray | memoryview, label: str = "<memory zip>") -> Archive:
+        """Index an in-memory zip (copied only if mutable); nothing touches the disk."""
+        blob = bytes(data)
+        index = _index(lambda p, n: blob[p:p + n], len(blob), label)
+        return cls(label, index, (len(blob), zlib.crc32(blob)), len(blob), blob)
 
     @classmethod
     def forget(cls, path: str | os.PathLike[str]) -> None:

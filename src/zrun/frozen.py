@@ -50,7 +50,7 @@ class FrozenSource(MemorySource):
         super().__init__(files, name=name)
 
     @classmethod
-    def compile(cls, source: Union[Source, str, "os.PathLike[str]"], *, name: Optional[str] = None) -> "FrozenSource":
+    def compile(cls, source: Union[Source, str, os.PathLike[str]], *, name: Optional[str] = None) -> FrozenSource:
         """Compile every module of ``source`` (a source, directory or archive path)."""
         origin = _as_source(source)
         files: Dict[str, bytes] = {}
@@ -64,7 +64,7 @@ class FrozenSource(MemorySource):
                 files[entry] = origin.read(entry)
         return cls(files, name=name)
 
-    def dump(self, path: Union[str, "os.PathLike[str]"]) -> None:
+    def dump(self, path: Union[str, os.PathLike[str]]) -> None:
         """Write a bundle file; it is read back only by the same bytecode version."""
         chunks = [BUNDLE_MAGIC, MAGIC_NUMBER, struct.pack("<B", len(_TAG)), _TAG, struct.pack("<I", len(self._data))]
         for entry in sorted(self._data):
@@ -77,7 +77,7 @@ class FrozenSource(MemorySource):
         os.replace(tmp, path)
 
     @classmethod
-    def load(cls, path: Union[str, "os.PathLike[str]"], *, name: Optional[str] = None) -> "FrozenSource":
+    def load(cls, path: Union[str, os.PathLike[str]], *, name: Optional[str] = None) -> FrozenSource:
         """Read a bundle, refusing one built for another interpreter by name."""
         where = os.fspath(path)
         try:
@@ -122,7 +122,7 @@ def _parse(blob: bytes, where: str) -> Dict[str, bytes]:
     return files
 
 
-def _as_source(source: Union[Source, str, "os.PathLike[str]"]) -> Source:
+def _as_source(source: Union[Source, str, os.PathLike[str]]) -> Source:
     if isinstance(source, Source):
         return source
     path = os.fspath(source)

@@ -7,6 +7,7 @@ zipimporter) serve every zip archive on ``sys.path``.
 
 from __future__ import annotations
 
+import os
 import sys
 import zipimport
 from typing import List, Optional
@@ -63,13 +64,9 @@ def installed() -> List[Source]:
 def _same(entry: object, source: SourceLike) -> bool:
     if isinstance(source, Source):
         return entry is source
-    return isinstance(entry, Source) and entry.root == _root_of(source)
-
-
-def _root_of(source: SourceLike) -> str:
-    import os
-
-    return os.path.abspath(os.fsdecode(source)) if not isinstance(source, (bytes, bytearray)) else ""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return False
+    return isinstance(entry, Source) and entry.root == os.path.abspath(os.fsdecode(source))
 
 
 def _remove(items: list, item: object) -> None:  # type: ignore[type-arg]

@@ -13,7 +13,7 @@ import os
 import sys
 from importlib.machinery import EXTENSION_SUFFIXES, ModuleSpec, PathFinder
 from types import CodeType, ModuleType
-from typing import Any, List, Optional, Sequence, Union
+from typing import Any, Callable, List, Optional, Sequence, Union
 
 from .bytecode import BadBytecode, code_from_pyc, compile_source, source_text
 from .errors import ExtensionInArchive
@@ -105,7 +105,7 @@ class ModuleLoader:
 
     def spec(self, search: Optional[str] = None) -> ModuleSpec:
         origin = self.source.filename(self.entry) if self.entry else None
-        spec = ModuleSpec(self.name, self, origin=origin, is_package=self._is_package)
+        spec = ModuleSpec(self.name, self, origin=origin, is_package=self._is_package)  # type: ignore[arg-type]
         if self._is_package:
             assert spec.submodule_search_locations is not None
             where = search if search is not None else self.entry.rpartition("/")[0]  # type: ignore[union-attr]
@@ -165,7 +165,7 @@ class ModuleLoader:
                     break
         else:
             code = compile_source(data, filename)
-        linecache.cache[filename] = (self._source_text,)  # type: ignore[assignment]
+        linecache.cache[filename] = (self._source_text,)
         ensure_source_lines()
         return code
 
@@ -179,14 +179,13 @@ class ModuleLoader:
         return [f"{inside}__pycache__/{stem}.{_CACHE_TAG}{opt}.pyc", f"{inside}{stem}.pyc"]
 
     def _unmarshal(self, pyc: bytes, filename: str, *, source: Optional[bytes] = None, mtime: Optional[float] = None) -> Optional[CodeType]:
+        size: Optional[int] = None
+        getter: Optional[Callable[[], bytes]] = None
+        if source is not None:
+            data = source
+            size, getter = len(data), lambda: data
         try:
-            return code_from_pyc(
-                pyc,
-                filename,
-                source_mtime=mtime,
-                source_size=len(source) if source is not None else None,
-                source_bytes=(lambda: source) if source is not None else None,  # type: ignore[return-value]
-            )
+            return code_from_pyc(pyc, filename, source_mtime=mtime, source_size=size, source_bytes=getter)
         except BadBytecode as exc:
             if source is not None:
                 return None
@@ -235,8 +234,8 @@ def zip_path_hook(entry: str) -> SourceFinder:
         return path_hook(entry)
     except ImportError:
         pass
-    from .zipsource import ZipSource, split_archive_path
     from .errors import ArchiveError
+    from .zipsource import ZipSource, split_archive_path
 
     try:
         archive, inner = split_archive_path(entry)

@@ -38,18 +38,18 @@ class SourceTraversable(Traversable):
     def is_file(self) -> bool:
         return self._source.is_file(self._name)
 
-    def iterdir(self) -> Iterator["SourceTraversable"]:
+    def iterdir(self) -> Iterator[SourceTraversable]:
         if not self.is_dir():
             raise NotADirectoryError(self._source.filename(self._name))
         return (SourceTraversable(self._source, entry) for entry in self._source.children(self._name))
 
-    def joinpath(self, *descendants: str) -> "SourceTraversable":
+    def joinpath(self, *descendants: str) -> SourceTraversable:
         parts = [self._name] if self._name else []
         for descendant in descendants:
             parts.extend(part for part in str(descendant).replace("\\", "/").split("/") if part and part != ".")
         return SourceTraversable(self._source, "/".join(parts))
 
-    def __truediv__(self, child: str) -> "SourceTraversable":  # type: ignore[override]
+    def __truediv__(self, child: str) -> SourceTraversable:
         return self.joinpath(child)
 
     def read_bytes(self) -> bytes:
@@ -60,7 +60,7 @@ class SourceTraversable(Traversable):
     def read_text(self, encoding: Any = None, errors: Any = None) -> str:
         return self.read_bytes().decode(encoding or "utf-8", errors or "strict")
 
-    def open(self, mode: str = "r", *args: Any, **kwargs: Any) -> IO[Any]:  # type: ignore[override]
+    def open(self, mode: str = "r", *args: Any, **kwargs: Any) -> IO[Any]:
         if mode not in ("r", "rb"):
             raise ValueError(f"{self._source.filename(self._name)}: resources are read-only (mode {mode!r})")
         stream = io.BytesIO(self.read_bytes())

@@ -12,7 +12,7 @@ import itertools
 import weakref
 from typing import Dict, FrozenSet, Iterator, List, Mapping, Optional, Tuple, Union
 
-_registry: "weakref.WeakValueDictionary[str, Source]" = weakref.WeakValueDictionary()
+_registry: weakref.WeakValueDictionary[str, Source] = weakref.WeakValueDictionary()
 _counter = itertools.count(1)
 
 

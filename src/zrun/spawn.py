@@ -49,8 +49,9 @@ def _preparation_data(original: Callable[[str], Dict[str, Any]]) -> Callable[[st
 
 
 def _patch(spawn: ModuleType) -> None:
-    if not hasattr(spawn.get_preparation_data, "__wrapped__"):
-        spawn.get_preparation_data = _preparation_data(spawn.get_preparation_data)
+    original = getattr(spawn, "get_preparation_data")
+    if not hasattr(original, "__wrapped__"):
+        setattr(spawn, "get_preparation_data", _preparation_data(original))
 
 
 class _PatchOnImport:
@@ -64,7 +65,7 @@ class _PatchOnImport:
                 continue
             spec: Optional[ModuleSpec] = finder.find_spec(fullname, path, target)
             if spec is not None and spec.loader is not None:
-                spec.loader = _PatchingLoader(spec.loader)
+                spec.loader = _PatchingLoader(spec.loader)  # type: ignore[assignment]
                 return spec
         return None
 

@@ -1,0 +1,1 @@
+"""A tiny package that zrun runs from inside a zip archive."""
