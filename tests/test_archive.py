@@ -268,6 +268,11 @@ def test_zip64_extra_fields(open_zip: Opener, prefix: bytes, ext: bytes) -> None
     assert archive.read("big.py") == b"print('zip64')\n"
 
 
+def test_zip64_end_record_missing(open_zip: Opener) -> None:
+    blob = zip64_by_hand(b"big.py", b"x").replace(b"PK\x06\x06", b"PK\x00\x00")
+    raises(CorruptArchive, lambda: open_zip(blob), "ZIP64 end of central directory")
+
+
 def test_zip64_extra_missing_is_corrupt(open_zip: Opener) -> None:
     blob = patch(zip_bytes([("m.py", b"x")]), "m.py", "<L", None, 24, U32)
     raises(CorruptArchive, lambda: open_zip(blob), "m.py", "ZIP64")
@@ -388,6 +393,12 @@ def test_central_directory_damage(open_zip: Opener) -> None:
     raises(CorruptArchive, lambda: open_zip(long_name), "past")
 
 
+def test_multi_disk_archive_is_refused(open_zip: Opener) -> None:
+    blob = bytearray(zip_bytes([("m.py", b"x")]))
+    struct.pack_into("<H", blob, len(blob) - 18, 1)  # "number of this disk"
+    raises(ArchiveError, lambda: open_zip(bytes(blob)), "multi-disk")
+
+
 def test_truncated_member_data(open_zip: Opener) -> None:
     blob = zip_bytes([("m.py", b"x" * 100)])
     archive = open_zip(patch(blob, "m.py", "<L", None, 20, 10**6))
@@ -430,6 +441,13 @@ def test_garbage_compressed_data(open_zip: Opener, method: int) -> None:
     archive = open_zip(bytes(blob))
     err = raises(CorruptArchive, lambda: archive.read("m.py"), "m.py")
     assert err.__cause__ is not None and not isinstance(err.__cause__, ArchiveError)  # wrapped
+
+
+@pytest.mark.parametrize(("method", "module"), [(zipfile.ZIP_BZIP2, "bz2"), (zipfile.ZIP_LZMA, "lzma")])
+def test_decompressor_module_missing(open_zip: Opener, monkeypatch: pytest.MonkeyPatch, method: int, module: str) -> None:
+    archive = open_zip(zip_bytes([("m.py", b"x" * 100)], method=method))
+    monkeypatch.setitem(sys.modules, module, None)  # what a Python built without it shows
+    raises(UnsupportedMember, lambda: archive.read("m.py"), "m.py", module)
 
 
 @pytest.mark.parametrize("method", METHODS)

@@ -246,6 +246,7 @@ def _index(fetch: _Fetch, size: int, path: str) -> _Index:
 def _parse(cd: bytes, base: int, count: int, zip64: bool, path: str) -> _Index:
     """The hot loop: one unpack per entry, locals only, no calls that can be avoided."""
     unpack, new = _CENTRAL.unpack_from, tuple.__new__
+    text = cd.decode("latin-1")  # ASCII names are then one str slice: no bytes copy, no decode call
     members: dict[str, Member] = {}
     refused: list[str] = []
     dir_entries: list[str] = []
@@ -258,20 +259,18 @@ def _parse(cd: bytes, base: int, count: int, zip64: bool, path: str) -> _Index:
             if sig != 0x02014B50:
                 raise CorruptArchive(path, f"bad central directory signature (entry {n})")
             q = p + 46 + nlen
-            raw = cd[p + 46:q]
+            name = text[p + 46:q]
             p = q + xlen + clen
             n += 1
-            if flags & 0x800 or raw.isascii():
+            if not name.isascii():  # O(1) on str; then the real encoding
                 try:
-                    name = raw.decode()
+                    name = cd[q - nlen:q].decode("utf-8" if flags & 0x800 else "cp437")
                 except UnicodeDecodeError:
-                    refused.append(raw.decode("utf-8", "replace"))
+                    refused.append(cd[q - nlen:q].decode("utf-8", "replace"))
                     continue
-            else:
-                name = raw.decode("cp437")
             if csize == _U32 or size == _U32 or offset == _U32:
                 size, csize, offset = _zip64_extra(cd[q:q + xlen], size, csize, offset, path, name)
-            if not name or name[0] in "/\\" or "\x00" in name or (
+            if name[:1] in "/\\" or "\x00" in name or (  # "" too
                     ".." in name and ".." in name.replace("\\", "/").split("/")):
                 refused.append(name)
             elif name[-1] == "/":
