@@ -7,7 +7,10 @@ what a run needs.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any, List
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, List
 
 __version__ = "0.1.0"
 

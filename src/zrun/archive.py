@@ -13,12 +13,15 @@ import stat
 import struct
 import time
 import zlib
-from collections.abc import Callable
-from typing import BinaryIO, NamedTuple
 
 from .errors import ArchiveError, ArchiveNotFound, CorruptArchive, NotAnArchive, UnsupportedMember
 
-_Fetch = Callable[[int, int], bytes]  # (position, length) -> bytes, short at the end
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import BinaryIO
+
+    _Fetch = Callable[[int, int], bytes]  # (position, length) -> bytes, short at the end
 _EOCD = struct.Struct("<4s4H2LH")  # end of central directory record, 22 bytes
 _Z64_LOCATOR = struct.Struct("<4sLQL")  # 20 bytes, right before the EOCD
 _Z64_EOCD = struct.Struct("<4sQ2H2L4Q")  # 56 bytes, usually right before the locator
@@ -39,20 +42,27 @@ class MissingMember(ArchiveError):
     """read() was asked for a name the archive lacks (not a KeyError, on purpose)."""
 
 
-class Member(NamedTuple):
-    """One file's central-directory entry; offsets already include any prefix."""
+class Member(tuple):  # type: ignore[type-arg]
+    """One file's central-directory entry; offsets already include any prefix.
 
-    name: str
-    header_offset: int
-    method: int
-    compressed_size: int
-    size: int
-    crc: int
-    mtime: float
-    flags: int
+    A bare tuple subclass rather than a NamedTuple: ``typing`` and
+    ``collections`` would add milliseconds to every start-up.
+    """
+
+    __slots__ = ()
+
+    name: str = property(lambda self: self[0])  # type: ignore[assignment]
+    header_offset: int = property(lambda self: self[1])  # type: ignore[assignment]
+    method: int = property(lambda self: self[2])  # type: ignore[assignment]
+    compressed_size: int = property(lambda self: self[3])  # type: ignore[assignment]
+    size: int = property(lambda self: self[4])  # type: ignore[assignment]
+    crc: int = property(lambda self: self[5])  # type: ignore[assignment]
+    mtime: float = property(lambda self: self[6])  # type: ignore[assignment]
+    flags: int = property(lambda self: self[7])  # type: ignore[assignment]
 
 
-_Index = tuple[dict[str, Member], frozenset[str], list[str]]  # members, dirs, refused
+if TYPE_CHECKING:
+    _Index = tuple[dict[str, Member], frozenset[str], list[str]]  # members, dirs, refused
 _cache: dict[str, Archive] = {}
 
 

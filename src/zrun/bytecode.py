@@ -11,7 +11,10 @@ import _imp
 import marshal
 from importlib.util import MAGIC_NUMBER, cache_from_source, decode_source
 from types import CodeType
-from typing import Callable, Optional
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Callable, Optional
 
 _FLAG_HASH = 0b01
 _FLAG_CHECK_SOURCE = 0b10

@@ -6,7 +6,9 @@ code that switches from runpy keeps its ``except`` clauses.
 
 from __future__ import annotations
 
-from typing import Optional
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Optional
 
 
 class ZrunError(Exception):

@@ -11,11 +11,14 @@ import os
 import struct
 import sys
 from importlib.util import MAGIC_NUMBER
-from typing import Dict, Mapping, Optional, Union
 
 from .bytecode import compile_source, pyc_bytes
 from .errors import BundleError
 from .source import MemorySource, Source
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Dict, Mapping, Optional, Union
 
 BUNDLE_MAGIC = b"ZRUNFRZ1"
 _TAG = (sys.implementation.cache_tag or "").encode("ascii")

@@ -10,11 +10,14 @@ from __future__ import annotations
 import os
 import sys
 import zipimport
-from typing import List, Optional
 
 from .engine import SourceLike, as_sources
 from .loader import SearchFirst, path_hook, zip_path_hook
 from .source import Source
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import List, Optional
 
 _installed = SearchFirst([])
 

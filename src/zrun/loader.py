@@ -13,12 +13,15 @@ import os
 import sys
 from importlib.machinery import EXTENSION_SUFFIXES, ModuleSpec, PathFinder
 from types import CodeType, ModuleType
-from typing import Any, Callable, List, Optional, Sequence, Union
 
 from .bytecode import BadBytecode, code_from_pyc, compile_source, source_text
 from .errors import ExtensionInArchive
 from .source import Source, registered
 from .tracebacks import ensure_source_lines
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, List, Optional, Sequence, Union
 
 _CACHE_TAG = sys.implementation.cache_tag
 

@@ -7,12 +7,15 @@ strings and a bundle of code objects behave alike.
 
 from __future__ import annotations
 
-import hashlib
+import _weakref
 import itertools
-import weakref
-from typing import Dict, FrozenSet, Iterator, List, Mapping, Optional, Tuple, Union
 
-_registry: weakref.WeakValueDictionary[str, Source] = weakref.WeakValueDictionary()
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Dict, FrozenSet, Iterator, List, Mapping, Optional, Tuple, Union
+
+# root -> weak reference: a source lives as long as a run, a loader or a host holds it.
+_registry: Dict[str, _weakref.ReferenceType[Source]] = {}
 _counter = itertools.count(1)
 
 
@@ -35,7 +38,7 @@ class Source:
         self._dirs: FrozenSet[str] = frozenset()
         self._children: Optional[Dict[str, List[str]]] = None
         self._files, self._dirs = self._index()
-        _registry[root] = self
+        _register(self)
 
     # What a concrete source provides.
     def _index(self) -> Tuple[FrozenSet[str], FrozenSet[str]]:
@@ -101,16 +104,27 @@ class Source:
         return f"<{type(self).__name__} {self.root}>"
 
 
+def _register(source: Source) -> None:
+    root = source.root
+
+    def forget(ref: _weakref.ReferenceType[Source]) -> None:
+        if _registry.get(root) is ref:  # a newer source may hold the root by now
+            del _registry[root]
+
+    _registry[root] = _weakref.ref(source, forget)
+
+
 def registered(root: str) -> Optional[Source]:
     """The live source whose root is ``root``, if any."""
-    return _registry.get(root)
+    ref = _registry.get(root)
+    return ref() if ref is not None else None
 
 
 def unique_root(kind: str, name: Optional[str]) -> str:
     """A root string for a source with no location, unique among live sources."""
     base = f"<{kind}:{name or next(_counter)}>"
     root = base
-    while root in _registry:
+    while registered(root) is not None:
         root = f"<{kind}:{name or ''}#{next(_counter)}>"
     return root
 
@@ -153,6 +167,8 @@ class MemorySource(Source):
             raise FileNotFoundError(f"{self.filename(name)}: no such entry") from None
 
     def identity(self) -> str:
+        import hashlib
+
         digest = hashlib.sha256()
         for key in sorted(self._data):
             digest.update(key.encode("utf-8") + b"\0")

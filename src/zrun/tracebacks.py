@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import sys
 from types import TracebackType
-from typing import Optional, Type
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Optional, Type
 
 
 def print_exception(kind: Type[BaseException], value: BaseException, tb: Optional[TracebackType]) -> None:

@@ -9,14 +9,18 @@ sees the new content rather than zipimport's ``bad local file header``.
 from __future__ import annotations
 
 import os
-from typing import FrozenSet, Optional, Tuple, Union
 
 from .archive import Archive, StaleArchive
 from .errors import ArchiveNotFound, CorruptArchive
 from .source import Source, unique_root
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import FrozenSet, Optional, Tuple, Union
+
+    PathOrBytes = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview]
+
 _RETRIES = 5
-PathOrBytes = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview]
 
 
 def split_archive_path(path: str) -> Tuple[str, str]:
