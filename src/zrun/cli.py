@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, List, Optional, Sequence
+
+TYPE_CHECKING = False  # typing costs milliseconds at start-up; only checkers need it
+if TYPE_CHECKING:
+    from typing import Any, List, Optional, Sequence, Set, Tuple
+
+    from .target import Target
 
 USAGE = "usage: zrun [--path ENTRY]... TARGET [ARGS...]\n       zrun [--path ENTRY]... -m MODULE [ARGS...]\n"
 HELP = (
@@ -41,7 +46,7 @@ class UsageError(Exception):
     """A malformed command line (exit status 2)."""
 
 
-def parse_args(args: List[str]) -> "tuple[Any, List[str], List[str]]":
+def parse_args(args: List[str]) -> Tuple[Target, List[str], List[str]]:
     """Split ``args`` into (target, target argv, --path entries) without argparse."""
     from .target import module_target, parse
 
@@ -140,13 +145,27 @@ def _raised_by_user(exc: BaseException) -> bool:
 
 
 def _report(exc: BaseException) -> int:
-    """Print the traceback from the user's first frame on, through ``sys.excepthook``."""
-    tb = exc.__traceback__
-    while tb is not None and _is_ours(tb.tb_frame.f_code.co_filename):
-        tb = tb.tb_next
-    exc.__traceback__ = tb
-    sys.excepthook(type(exc), exc, tb)
+    """Print the traceback of the user's frames only, through ``sys.excepthook``."""
+    _strip_ours(exc, set())
+    sys.excepthook(type(exc), exc, exc.__traceback__)
     return 1
+
+
+def _strip_ours(exc: BaseException, seen: Set[int]) -> None:
+    """Unlink zrun's (and importlib's) frames wherever they are, as CPython hides importlib's own."""
+    seen.add(id(exc))
+    kept = []
+    tb = exc.__traceback__
+    while tb is not None:
+        if not _is_ours(tb.tb_frame.f_code.co_filename):
+            kept.append(tb)
+        tb = tb.tb_next
+    for before, after in zip(kept, kept[1:] + [None]):
+        before.tb_next = after
+    exc.__traceback__ = kept[0] if kept else None
+    for linked in (exc.__cause__, exc.__context__):
+        if linked is not None and id(linked) not in seen:
+            _strip_ours(linked, seen)
 
 
 def _die_of_sigint() -> int:

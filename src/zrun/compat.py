@@ -7,6 +7,7 @@ restore of ``sys``) is listed in ``docs/compatibility.md``.
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from contextlib import ExitStack
@@ -14,7 +15,8 @@ from types import ModuleType
 from typing import Any, Dict, Iterable, List, Optional, Union
 
 from .engine import Run, SourceLike, as_sources, exec_code, module_globals
-from .finding import main_details, module_details, open_location, script_code
+from .errors import NotRunnable
+from .finding import Location, main_details, module_details, open_location, script_code
 from .sysstate import SYS_LOCK, SysState
 
 PathName = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
@@ -65,7 +67,7 @@ def run_path(path_name: PathName, init_globals: Optional[Dict[str, Any]] = None,
         stack.enter_context(SYS_LOCK)
         state = stack.enter_context(SysState())
         runner = Run(state, sources=(), alter_sys=True, replace_path0=False)
-        location = open_location(path)
+        location = _open(path)
         module = runner.new_module(name)
         if location.kind == "script":
             code = script_code(path)
@@ -79,6 +81,16 @@ def run_path(path_name: PathName, init_globals: Optional[Dict[str, Any]] = None,
         sys.modules[name] = module
         exec_code(code, module)
         return dict(namespace)
+
+
+def _open(path: str) -> Location:
+    """runpy's error for a missing path is ``FileNotFoundError``; code switching keeps its ``except``."""
+    try:
+        return open_location(path)
+    except NotRunnable:
+        if os.path.exists(path):
+            raise
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), os.path.abspath(path)) from None
 
 
 def _argv_tail() -> List[str]:

@@ -11,22 +11,27 @@ from __future__ import annotations
 
 import os
 import sys
-from contextlib import ExitStack
-from importlib.machinery import ModuleSpec
-from types import CodeType, ModuleType
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
+from types import ModuleType
 
 from .errors import NotRunnable
-from .finding import Location, main_details, module_details, open_location, script_code, evict
-from .loader import SearchFirst, path_hook
+from .finding import absolute, evict, main_details, module_details, open_location, script_code
+from .loader import ModuleLoader, SearchFirst, path_hook
 from .source import Source
 from .sysstate import SYS_LOCK, SysState
 from .target import Target, parse
 
-SourceLike = Union[Source, str, "os.PathLike[str]", bytes]
+TYPE_CHECKING = False  # typing costs milliseconds at start-up; only checkers need it
+if TYPE_CHECKING:
+    from importlib.machinery import ModuleSpec
+    from types import CodeType
+    from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
 
+    from .finding import Location
 
-Entry = Union[Source, str]
+    SourceLike = Union[Source, str, "os.PathLike[str]", bytes]
+    Entry = Union[Source, str]
+else:
+    SourceLike = Entry = object
 
 
 def as_sources(items: Iterable[SourceLike]) -> List[Entry]:
@@ -35,8 +40,6 @@ def as_sources(items: Iterable[SourceLike]) -> List[Entry]:
     A directory stays a path: the stdlib's own finder serves it, with its
     ``__pycache__`` writing and ``__file__`` conventions intact.
     """
-    from .zipsource import ZipSource
-
     entries: List[Entry] = []
     for item in items:
         if isinstance(item, Source):
@@ -44,6 +47,8 @@ def as_sources(items: Iterable[SourceLike]) -> List[Entry]:
         elif not isinstance(item, (bytes, bytearray, memoryview)) and os.path.isdir(item):
             entries.append(os.path.abspath(os.fsdecode(item)))
         else:
+            from .zipsource import ZipSource  # only when an archive is given
+
             entries.append(ZipSource(item))
     return entries
 
@@ -58,6 +63,7 @@ def module_globals(
 ) -> Dict[str, Any]:
     """Fill a module namespace with the names the import system would set."""
     namespace = module.__dict__
+    name = module.__name__  # read before init_globals may overwrite it
     if init_globals is not None:
         namespace.update(init_globals)
     if spec is None:
@@ -65,13 +71,29 @@ def module_globals(
     else:
         namespace.update(
             __file__=spec.origin if spec.has_location else None,
-            __cached__=spec.cached,
+            # zrun's loader writes no .pyc, so there is no cached file to name
+            # (ModuleSpec.cached would invent one from the origin).
+            __cached__=None if isinstance(spec.loader, ModuleLoader) else spec.cached,
             __loader__=spec.loader,
             __package__=spec.parent,
             __spec__=spec,
         )
-    namespace.update(__name__=module.__name__, __doc__=None)
+    namespace.update(__name__=name, __doc__=None)
     return namespace
+
+
+def forget_finders(roots: Iterable[str]) -> None:
+    """Drop cached path-entry finders (zipimporters, say) for places inside these sources.
+
+    A package's ``__path__`` entry is looked up in ``sys.path_importer_cache``;
+    a finder cached there by an earlier import would serve the package's
+    submodules from another loader, or from the archive's old content.
+    SysState puts the entries back after the run.
+    """
+    cache = sys.path_importer_cache
+    for root in roots:
+        for key in [key for key in cache if key == root or key.startswith((root + "/", root + os.sep))]:
+            del cache[key]
 
 
 def exec_code(code: CodeType, module: ModuleType) -> None:
@@ -98,11 +120,18 @@ class Run:
         if not entries:
             return
         self.keep.append(entries)
+        forget_finders(entry.root for entry in entries if isinstance(entry, Source))
         sys.meta_path.insert(0, SearchFirst(entries))
+        if self.alter_sys and any(isinstance(entry, str) or entry.has_location for entry in entries):
+            from .spawn import watch  # spawned children must find these sources too
+
+            watch()
         if path_hook not in sys.path_hooks:
             sys.path_hooks.insert(0, path_hook)
         if location is not None and location.source is not None:
-            sys.path_importer_cache[os.path.abspath(location.path)] = path_hook(location.source.root)
+            finder = path_hook(location.source.root)
+            for spelling in {location.path, location.path0(), os.path.abspath(location.path)}:
+                sys.path_importer_cache[spelling] = finder
 
     def set_path0(self, entry: Optional[str]) -> None:
         if not self.alter_sys or entry is None:
@@ -136,14 +165,11 @@ class Run:
             raise NotRunnable(f"{target.location!r} is not a directory or archive, so it has no module {target.module!r}")
         self.search(location)
         if location is not None and target.module:
+            # The location's package replaces any same-named one for the run only.
             top = target.module.partition(".")[0]
-            self.state.protect(evict([top]))
-        path0 = None
-        if location is not None:
-            path0 = os.path.abspath(location.path) if location.kind != "script" else os.path.dirname(os.path.abspath(location.path))
-        elif self.replace_path0:
-            path0 = os.getcwd()
-        self.set_path0(path0)
+            evict([top])
+            self.state.protect_tree([top])
+        self.set_path0(location.path0() if location is not None else os.getcwd() if self.replace_path0 else None)
         if target.func:
             return self.call(target, argv)
         if target.module:
@@ -152,9 +178,10 @@ class Run:
             return self.execute(code, self.new_module(run_name), spec)
         assert location is not None
         if location.kind == "script":
-            code = script_code(location.path)
+            script = absolute(location.path)  # python's __file__ and code name since 3.9
+            code = script_code(script)
             self.set_argv(location.path, argv)
-            return self.execute(code, self.new_module(run_name), None, script=location.path)
+            return self.execute(code, self.new_module(run_name), None, script=script)
         name, spec, code = main_details(location, location.path)
         self.set_argv(location.path, argv)
         module = self.new_module(run_name)
@@ -181,7 +208,10 @@ class Run:
             try:
                 func = getattr(func, attr)
             except AttributeError:
-                raise NotRunnable(f"module {target.module!r} has no attribute {target.func!r}", name=target.module) from None
+                message = f"module {target.module!r} has no attribute {target.func!r}"
+                if target.location is None and os.path.isdir(target.module):
+                    message += f"; for module {target.func!r} in directory {target.module!r}, write './{target.module}:{target.func}'"
+                raise NotRunnable(message, name=target.module) from None
         if not callable(func):
             raise NotRunnable(f"{target.module}:{target.func} is not callable")
         self.started = True
@@ -203,17 +233,20 @@ def run(
     function's return value (what ``sys.exit()`` would receive).
     """
     parsed = parse(target) if isinstance(target, str) else target
-    with ExitStack() as stack:
+    if alter_sys:
+        SYS_LOCK.acquire()
+    try:
+        with SysState(modules=isolate) as state:
+            runner = Run(state, sources=as_sources(sources), alter_sys=alter_sys, replace_path0=False)
+            try:
+                return runner.target(parsed, argv, run_name)
+            except BaseException:
+                if not runner.started:
+                    state.all_modules = True  # a run that failed to start leaves no trace at all
+                raise
+    finally:
         if alter_sys:
-            stack.enter_context(SYS_LOCK)
-        state = stack.enter_context(SysState(modules=isolate))
-        runner = Run(state, sources=as_sources(sources), alter_sys=alter_sys, replace_path0=False)
-        try:
-            return runner.target(parsed, argv, run_name)
-        except BaseException:
-            if not runner.started:
-                state.all_modules = True  # a run that failed to start leaves no trace at all
-            raise
+            SYS_LOCK.release()
 
 
 def run_main(target: Target, argv: Sequence[str], sources: Iterable[SourceLike] = ()) -> Any:

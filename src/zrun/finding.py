@@ -11,25 +11,34 @@ from __future__ import annotations
 import io
 import os
 import sys
-from importlib.machinery import ModuleSpec
 from importlib.util import MAGIC_NUMBER, find_spec
-from types import CodeType, ModuleType
-from typing import List, NamedTuple, Optional, Sequence, Tuple, Union
 
 from .bytecode import BadBytecode, code_from_pyc, compile_source
 from .errors import ArchiveError, NotAnArchive, NotRunnable
 from .loader import SearchFirst
 from .source import Source
 
-Details = Tuple[str, ModuleSpec, CodeType]
+TYPE_CHECKING = False  # typing costs milliseconds at start-up; only checkers need it
+if TYPE_CHECKING:
+    from importlib.machinery import ModuleSpec
+    from types import CodeType
+    from typing import List, Optional, Tuple, Union
+
+    Details = Tuple[str, ModuleSpec, CodeType]
 
 
-class Location(NamedTuple):
+class Location:
     """A path target: a directory, an archive or bundle (``source``), or a script."""
 
-    path: str
-    kind: str  # "dir", "source" or "script"
-    source: Optional[Source] = None
+    __slots__ = ("kind", "path", "source")
+
+    def __init__(self, path: str, kind: str, source: Optional[Source] = None) -> None:
+        self.path = path
+        self.kind = kind  # "dir", "source" or "script"
+        self.source = source
+
+    def __repr__(self) -> str:
+        return f"Location({self.path!r}, {self.kind!r}, {self.source!r})"
 
     def find(self, name: str) -> Optional[ModuleSpec]:
         """Find a top-level module in this location only."""
@@ -40,7 +49,18 @@ class Location(NamedTuple):
     @property
     def entry(self) -> Union[str, Source]:
         """What this location contributes to the search for a run."""
-        return self.source if self.source is not None else os.path.abspath(self.path)
+        return self.source if self.source is not None else absolute(self.path)
+
+    def path0(self) -> str:
+        """What ``python PATH`` puts at ``sys.path[0]``: the script's real folder, else the path made absolute."""
+        if self.kind == "script":
+            return os.path.dirname(os.path.realpath(self.path))
+        return absolute(self.path)
+
+
+def absolute(path: str) -> str:
+    """``path`` made absolute as the interpreter does for ``python PATH``: joined to the cwd, not normalised."""
+    return path if os.path.isabs(path) else os.path.join(os.getcwd(), path)
 
 
 def open_location(path: str) -> Location:
@@ -48,7 +68,10 @@ def open_location(path: str) -> Location:
     if os.path.isdir(path):
         return Location(path, "dir")
     if not os.path.exists(path):
-        raise NotRunnable(f"can't open file {os.path.abspath(path)!r}: [Errno 2] No such file or directory")
+        inside = _inside_archive(path)
+        if inside is not None:
+            return inside
+        raise NotRunnable(f"can't open file {absolute(path)!r}: [Errno 2] No such file or directory")
     from .frozen import FrozenSource, is_bundle
 
     if is_bundle(path):
@@ -59,6 +82,19 @@ def open_location(path: str) -> Location:
         return Location(path, "source", ZipSource(path))
     except NotAnArchive:
         return Location(path, "script")
+
+
+def _inside_archive(path: str) -> Optional[Location]:
+    """``app.zip/sub``: a folder inside an archive, as ``python app.zip/sub`` and runpy accept."""
+    from .zipsource import ZipSource, split_archive_path
+
+    try:
+        _, inner = split_archive_path(path)
+        if not inner:
+            return None
+        return Location(path, "source", ZipSource(path))
+    except ArchiveError:
+        return None
 
 
 def module_details(mod_name: str) -> Details:

@@ -20,21 +20,24 @@ class LockTimeout(ZrunError, TimeoutError):
     """zrun's ``sys`` lock was not acquired in time: another thread is altering ``sys``."""
 
 
-def acquire(timeout: Optional[float]) -> bool:
-    """Take ``SYS_LOCK``: wait forever for ``None``, else at most ``timeout`` seconds."""
+def acquire(timeout: Optional[float], what: str = "alter sys") -> None:
+    """Take ``SYS_LOCK`` (forever for ``None``) or raise :class:`LockTimeout` naming ``what``.
+
+    The caller releases it with ``SYS_LOCK.release()``.
+    """
     if timeout is None:
-        return bool(SYS_LOCK.acquire())
-    return bool(SYS_LOCK.acquire(True, max(float(timeout), 0.0)))
-
-
-@contextmanager
-def hold(timeout: Optional[float], what: str) -> Iterator[None]:
-    """Hold ``SYS_LOCK`` for the block, or raise :class:`LockTimeout` naming ``what``."""
-    if not acquire(timeout):
+        SYS_LOCK.acquire()
+    elif not SYS_LOCK.acquire(True, max(float(timeout), 0.0)):
         raise LockTimeout(
             f"could not {what} within {timeout:g} s: another thread holds zrun's sys lock "
             "(a run with alter_sys=True, or an entered Scope); see docs/plugin-hosts.md"
         )
+
+
+@contextmanager
+def hold(timeout: Optional[float], what: str = "alter sys") -> Iterator[None]:
+    """Hold ``SYS_LOCK`` for the block, waiting at most ``timeout`` seconds for it."""
+    acquire(timeout, what)
     try:
         yield
     finally:

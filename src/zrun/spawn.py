@@ -10,6 +10,11 @@ the program itself from running again.
 
 ``multiprocessing.spawn`` costs tens of milliseconds to import, so it is
 patched when the target imports it, not before.
+
+Sources a run searches first (``--path``, ``sources=``) live on
+``sys.meta_path``, which a child does not inherit; the ones with a place on
+disk are put at the front of the child's ``sys.path`` instead, so it finds
+the same modules (served there by the interpreter's own importers).
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import sys
 import weakref
 from importlib.machinery import ModuleSpec
 from types import ModuleType
-from typing import Any, Callable, Dict, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 _SPAWN = "multiprocessing.spawn"
 _main_paths: "weakref.WeakKeyDictionary[ModuleType, str]" = weakref.WeakKeyDictionary()
@@ -27,6 +32,11 @@ _main_paths: "weakref.WeakKeyDictionary[ModuleType, str]" = weakref.WeakKeyDicti
 def respawn_from_path(module: ModuleType, path: str) -> None:
     """Have spawned children rebuild ``module`` by running ``path`` again."""
     _main_paths[module] = path
+    watch()
+
+
+def watch() -> None:
+    """Patch ``multiprocessing.spawn`` now if it is loaded, else once it is imported."""
     spawn = sys.modules.get(_SPAWN)
     if spawn is not None:
         _patch(spawn)
@@ -42,10 +52,27 @@ def _preparation_data(original: Callable[[str], Dict[str, Any]]) -> Callable[[st
         if path is not None and main_name is not None and (main_name == "__main__" or main_name.endswith(".__main__")):
             del data["init_main_from_name"]
             data["init_main_from_path"] = path
+        searched = _searched_first()
+        if searched and "sys_path" in data:
+            data["sys_path"] = searched + [entry for entry in data["sys_path"] if entry not in searched]
         return data
 
     get_preparation_data.__wrapped__ = original  # type: ignore[attr-defined]
     return get_preparation_data
+
+
+def _searched_first() -> List[str]:
+    """On-disk places of the sources active runs search before ``sys.path``."""
+    from .loader import SearchFirst
+
+    places: List[str] = []
+    for finder in sys.meta_path:
+        if isinstance(finder, SearchFirst):
+            for entry in finder.entries:
+                place = entry if isinstance(entry, str) else entry.root if entry.has_location else None
+                if place is not None and place not in places:
+                    places.append(place)
+    return places
 
 
 def _patch(spawn: ModuleType) -> None:

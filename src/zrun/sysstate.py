@@ -11,8 +11,11 @@ from __future__ import annotations
 import _thread
 import os
 import sys
-from types import TracebackType
-from typing import Any, Dict, Iterable, List, Optional, Set, Type
+
+TYPE_CHECKING = False  # typing costs milliseconds at start-up; only checkers need it
+if TYPE_CHECKING:
+    from types import TracebackType
+    from typing import Any, Dict, Iterable, List, Optional, Set, Type
 
 _MISSING: Any = object()
 _LISTS = ("argv", "path", "meta_path", "path_hooks")
@@ -40,12 +43,17 @@ class SysState:
         self._importer_cache = dict(sys.path_importer_cache)
         self._modules = dict(sys.modules)
         self._protected: Set[str] = {"__main__"}
+        self._trees: Set[str] = set()
         self._environ = dict(os.environ) if environ else None
         self._cwd = os.getcwd() if cwd else None
 
     def protect(self, names: Iterable[str]) -> None:
         """Also restore these ``sys.modules`` entries, even without ``modules=True``."""
         self._protected.update(names)
+
+    def protect_tree(self, names: Iterable[str]) -> None:
+        """Restore these packages and every submodule of theirs, including ones first imported later."""
+        self._trees.update(names)
 
     def restore(self) -> None:
         """Put everything captured back; the same list objects, the same contents."""
@@ -77,7 +85,12 @@ class SysState:
 
     def _module_names(self) -> Set[str]:
         if not self.all_modules:
-            return self._protected
+            if not self._trees:
+                return self._protected
+            prefixes = tuple(f"{top}." for top in self._trees)
+            return self._protected | {
+                name for name in set(sys.modules) | set(self._modules) if name in self._trees or name.startswith(prefixes)
+            }
         # zrun's own modules, imported lazily during a run, stay: removing them
         # would leave two copies of its classes and registries in the process.
         return {name for name in set(sys.modules) | set(self._modules) if name != "zrun" and not name.startswith("zrun.")}

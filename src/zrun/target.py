@@ -18,23 +18,43 @@ The grammar is decided from the text alone, never by what exists on disk.
 from __future__ import annotations
 
 import os
-import re
-from typing import NamedTuple, Optional
 
 from .errors import TargetError
+
+TYPE_CHECKING = False  # typing costs milliseconds at start-up; only checkers need it
+if TYPE_CHECKING:
+    from typing import Optional, Tuple
 
 #: Suffixes that make a bare name a location rather than a module.
 LOCATION_SUFFIXES = (".zip", ".pyz", ".pyzw", ".whl", ".egg", ".zrf", ".py", ".pyw", ".pyc")
 
-_DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
 
 
-class Target(NamedTuple):
-    """A parsed target; ``location`` is kept exactly as typed."""
+class Target(tuple):  # type: ignore[type-arg]
+    """A parsed target ``(location, module, func)``; ``location`` is kept exactly as typed.
 
-    location: Optional[str] = None
-    module: Optional[str] = None
-    func: Optional[str] = None
+    A named tuple without importing ``typing`` or ``collections`` at start-up.
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, location: Optional[str] = None, module: Optional[str] = None, func: Optional[str] = None) -> "Target":
+        return tuple.__new__(cls, (location, module, func))
+
+    @property
+    def location(self) -> Optional[str]:
+        return self[0]  # type: ignore[no-any-return]
+
+    @property
+    def module(self) -> Optional[str]:
+        return self[1]  # type: ignore[no-any-return]
+
+    @property
+    def func(self) -> Optional[str]:
+        return self[2]  # type: ignore[no-any-return]
+
+    def __repr__(self) -> str:
+        return f"Target(location={self.location!r}, module={self.module!r}, func={self.func!r})"
 
     def __str__(self) -> str:
         return ":".join(part for part in (self.location, self.module, self.func) if part)
@@ -65,8 +85,8 @@ def parse(text: str) -> Target:
         raise TargetError(f"target must be a string, not {type(text).__name__}")
     if not text.strip():
         raise TargetError("empty target")
-    drive = _DRIVE.match(text)
-    head, rest = (text[:2], text[2:]) if drive else ("", text)
+    head, rest = _split_drive(text)
+    drive = bool(head)
     parts = rest.split(":")
     parts[0] = head + parts[0]
     if len(parts) > 3:
@@ -75,7 +95,7 @@ def parse(text: str) -> Target:
     if not first:
         raise TargetError(f"target {text!r} starts with ':'")
     if len(parts) == 1:
-        if _is_location(first):
+        if drive or _is_location(first):
             return Target(location=first)
         if is_module_name(first):
             return Target(module=first)
@@ -84,9 +104,22 @@ def parse(text: str) -> Target:
         location, module, func = parts
         return Target(location=location, module=_module(module, text), func=_func(func, text))
     second = parts[1]
-    if _is_location(first) or not is_module_name(first):
+    if drive or _is_location(first) or not is_module_name(first):
         return Target(location=first, module=_module(second, text))
     return Target(module=first, func=_func(second, text))
+
+
+def _split_drive(text: str) -> Tuple[str, str]:
+    """Split off a Windows drive (``C:``) when what follows is clearly a path.
+
+    ``C:\\x``, ``C:/x`` and ``C:app.zip`` start with a drive; ``C:main`` is
+    module ``C``, function ``main``.
+    """
+    if len(text) >= 2 and text[1] == ":" and text[0].isascii() and text[0].isalpha():
+        rest = text[2:]
+        if rest[:1] in ("\\", "/") or (rest and _is_location(rest.split(":", 1)[0])):
+            return text[:2], rest
+    return "", text
 
 
 def module_target(name: str) -> Target:
@@ -97,12 +130,18 @@ def module_target(name: str) -> Target:
 
 
 def _module(text: str, whole: str) -> str:
-    if not is_module_name(text) or text.startswith("."):
-        raise TargetError(f"{text!r} in target {whole!r} is not a module name")
+    if not text:
+        raise TargetError(f"missing module name after ':' in target {whole!r}")
+    if text.startswith("."):
+        raise TargetError(f"relative module name {text!r} in target {whole!r}; give the full dotted name")
+    if not is_module_name(text):
+        raise TargetError(f"{text!r} in target {whole!r} is not a module name (dotted identifiers, such as pkg.mod)")
     return text
 
 
 def _func(text: str, whole: str) -> str:
+    if not text:
+        raise TargetError(f"missing function name after ':' in target {whole!r}")
     if not _is_attr_path(text):
-        raise TargetError(f"{text!r} in target {whole!r} is not a function name")
+        raise TargetError(f"{text!r} in target {whole!r} is not a function name (identifiers, such as main or Cls.run)")
     return text

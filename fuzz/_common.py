@@ -1,0 +1,32 @@
+"""What the harnesses share: the seed corpus, the tolerated known bugs, the instrumented imports."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Tuple
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests")]  # zrun from this checkout; hostile.py for seeds
+
+
+def write_seeds(folder: str) -> int:
+    """Write the hostile corpus's archives (good and damaged) as a starting corpus; return how many."""
+    import hostile
+
+    os.makedirs(folder, exist_ok=True)
+    count = 0
+    for name, blob in hostile.seeds():
+        with open(os.path.join(folder, name), "wb") as stream:
+            stream.write(blob)
+        count += 1
+    return count
+
+
+def tolerated() -> Tuple[type, ...]:
+    """Raw exceptions of reported zrun bugs, while their reproducers in tests/hostile.py still fail."""
+    import hostile
+
+    return tuple(kind for kind in (OverflowError, ValueError, OSError) if hostile.reproduces(kind))

@@ -1,0 +1,115 @@
+"""What a scope must handle beyond :class:`~zrun.sysstate.SysState`.
+
+Which of the host's modules a plugin's sources shadow, the ``sys`` hooks and
+streams plugins rebind, and zrun's own lazily imported modules, which must
+be loaded before a scope starts counting what was imported inside it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from importlib.machinery import EXTENSION_SUFFIXES
+from typing import Iterable, List, Mapping, Optional, Set
+
+from .engine import Entry
+from .errors import NotRunnable
+from .finding import Location
+
+#: Never shadowed: the import system and zrun itself must keep working inside.
+NEVER_SHADOWED = frozenset(sys.builtin_module_names) | {"__main__", "zrun"}
+_MODULE_SUFFIXES = (".py", ".pyc", *EXTENSION_SUFFIXES)
+_HOOKS = ("stdin", "stdout", "stderr", "displayhook", "excepthook", "breakpointhook", "unraisablehook", "dont_write_bytecode")
+
+
+class SysHooks:
+    """The ``sys`` streams, hooks and settings plugins rebind most, captured and put back."""
+
+    def __init__(self) -> None:
+        self.values = {name: getattr(sys, name, None) for name in _HOOKS}
+        self.limit = sys.getrecursionlimit()
+
+    def restore(self) -> None:
+        for name, value in self.values.items():
+            if getattr(sys, name, None) is not value:
+                setattr(sys, name, value)
+        if sys.getrecursionlimit() != self.limit:
+            sys.setrecursionlimit(self.limit)
+
+    def diff(self) -> List[str]:
+        lines = [f"sys.{name} replaced" for name, value in self.values.items() if getattr(sys, name, None) is not value]
+        if sys.getrecursionlimit() != self.limit:
+            lines.append(f"recursion limit changed: {self.limit} -> {sys.getrecursionlimit()}")
+        return lines
+
+
+def preload() -> None:
+    """Import zrun's own lazily loaded modules now, outside any scope.
+
+    Imported first inside a scope, they would be dropped at exit like plugin
+    modules and come back as new objects (new classes) next time.
+    """
+    package = sys.modules["zrun"]
+    # A submodule named like an export (``install``) would be bound over the
+    # function of that name; those are left to the package's lazy loader.
+    skip = {"cli", "__main__", "__init__", *getattr(package, "__all__", ())}
+    for folder in package.__path__:
+        try:
+            leaves = os.listdir(folder)
+        except OSError:  # zrun itself inside an archive: nothing to list cheaply
+            continue
+        for leaf in leaves:
+            name = leaf[:-3]
+            if leaf.endswith(".py") and name.isidentifier() and name not in skip:
+                importlib.import_module(f"zrun.{name}")
+
+
+def top_level_names(entry: Entry) -> Set[str]:
+    """Names a source answers at top level: ``pkg/``, ``mod.py``, ``mod.pyc``, ``ext.so``."""
+    if isinstance(entry, str):
+        try:
+            leaves = os.listdir(entry)
+        except OSError:
+            return set()
+        dirs = {leaf for leaf in leaves if os.path.isdir(os.path.join(entry, leaf))}
+    else:
+        leaves = [child.rpartition("/")[2] for child in entry.children("")]
+        dirs = {leaf for leaf in leaves if entry.is_dir(leaf)}
+    names = set()
+    for leaf in leaves:
+        if leaf in dirs:
+            if leaf.isidentifier():
+                names.add(leaf)
+        elif leaf.endswith(_MODULE_SUFFIXES) and leaf.partition(".")[0].isidentifier():
+            names.add(leaf.partition(".")[0])
+    return names
+
+
+def shadowed(sources: Iterable[Entry], modules: Mapping[str, object], keep: Mapping[str, object]) -> List[str]:
+    """Entries of ``modules`` that ``sources`` would answer (submodules too), except ``keep``'s own."""
+    provided = set().union(*map(top_level_names, sources)) - NEVER_SHADOWED
+    return [name for name, module in modules.items() if name.partition(".")[0] in provided and keep.get(name) is not module]
+
+
+def location_of(entry: Entry) -> Optional[str]:
+    """The ``sys.path`` entry for a source with a real location, else ``None``."""
+    if isinstance(entry, str):
+        return entry
+    return entry.root if entry.has_location else None
+
+
+def main_location(sources: Iterable[Entry]) -> Location:
+    """The first source holding a top-level ``__main__``, as a run location."""
+    for entry in sources:
+        location = Location(entry, "dir") if isinstance(entry, str) else Location(entry.root, "source", entry)
+        if location.find("__main__") is not None:
+            return location
+    raise NotRunnable("can't find '__main__' module in the scope's sources", name="__main__")
+
+
+def drop(names: Iterable[str], kept: Mapping[str, object]) -> None:
+    """Remove ``names`` from ``sys.modules``; a ``kept`` name only while it is still that object."""
+    for name in names:
+        if name not in kept or sys.modules.get(name) is kept[name]:
+            sys.modules.pop(name, None)

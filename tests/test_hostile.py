@@ -1,0 +1,349 @@
+"""Every hostile archive of ``tests/hostile.py``, through the library and through the CLI.
+
+One body per entry point runs the whole corpus: the outcome is the case's
+exception type (never a raw ``zlib.error``, ``KeyError``, ``struct.error``...)
+with a message naming the archive and member, or a clean run; and ``sys`` is
+as it was. Crashes the fuzzers find are added at the end as regression tests.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import io
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import tracemalloc
+from pathlib import Path
+from typing import Any, Iterator, List, Optional
+
+import pytest
+
+import hostile
+import zrun
+from conftest import SRC, Launcher
+from hostile import Case
+from zrun.archive import Archive, clear_cache
+from zrun.errors import ArchiveError, UnsupportedMember, ZrunError
+
+
+def params() -> List[Any]:
+    out = []
+    for case in hostile.CASES:
+        marks: List[Any] = []
+        if case.skip:
+            marks.append(pytest.mark.skip(reason=case.skip))
+        if case.known_bug:
+            marks.append(pytest.mark.xfail(strict=True, reason=f"zrun bug: {case.known_bug}"))
+        out.append(pytest.param(case, id=case.name, marks=marks))
+    return out
+
+
+@pytest.fixture(autouse=True)
+def _fresh_index() -> Iterator[None]:
+    clear_cache()
+    yield
+    clear_cache()
+
+
+def damage_between(case: Case, location: Path) -> None:
+    """What ``case.between`` does to the archive once it is indexed."""
+    if case.between == "delete":
+        location.unlink()
+    elif case.between == "truncate":
+        with open(location, "r+b") as stream:
+            stream.truncate(10)
+
+
+def message_of(exc: BaseException) -> str:
+    if isinstance(exc, SyntaxError):
+        return f"{exc.filename}: {exc}"
+    return str(exc)
+
+
+def check_message(case: Case, text: str, location: Path) -> None:
+    """The archive (for archive errors and syntax errors), the member and the case's words."""
+    if case.names_archive or (case.expect is not None and issubclass(case.expect, (ArchiveError, SyntaxError))):
+        assert str(location) in text, text
+    if case.member:
+        assert case.member in text, text
+    for word in case.words:
+        assert word in text, text
+
+
+class _Unblock:
+    """Opens a FIFO for writing if the run still waits on it after ``delay`` seconds.
+
+    A run blocked in ``open(fifo)`` would otherwise hang the suite; this turns
+    the hang into a failure that says what happened.
+    """
+
+    def __init__(self, path: Path, delay: float = 3.0) -> None:
+        self.path, self.delay = path, delay
+        self.done = threading.Event()
+        self.had_to = False
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        if self.done.wait(self.delay):
+            return
+        while not self.done.is_set():
+            try:
+                fd = os.open(self.path, os.O_WRONLY | os.O_NONBLOCK)
+            except OSError:  # no reader (yet): ENXIO
+                time.sleep(0.05)
+                continue
+            self.had_to = True
+            os.close(fd)
+            return
+
+    def __enter__(self) -> _Unblock:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.done.set()
+        self.thread.join()
+
+
+def run_library(case: Case, location: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Optional[BaseException], str]:
+    if case.between:
+        original = Archive.read
+        fired: List[bool] = []
+
+        def read(self: Archive, name: str) -> bytes:
+            if not fired:
+                fired.append(True)
+                damage_between(case, location)
+            return original(self, name)
+
+        monkeypatch.setattr(Archive, "read", read)
+    out = io.StringIO()
+    fifo = location.is_fifo()
+    with contextlib.ExitStack() as stack:
+        unblock = stack.enter_context(_Unblock(location)) if fifo else None
+        try:
+            with contextlib.redirect_stdout(out):
+                zrun.run(f"{location}:{hostile.TARGET}")
+        except Exception as exc:
+            error: Optional[BaseException] = exc
+        else:
+            error = None
+    assert unblock is None or not unblock.had_to, "the run blocked opening a FIFO"
+    return error, out.getvalue()
+
+
+@pytest.mark.parametrize("case", params())
+def test_library(case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    location = case.build(tmp_path)
+    everything = zrun.SysState(modules=True)
+    try:
+        error, output = run_library(case, location, monkeypatch)
+        if case.expect is None:
+            assert error is None, f"{type(error).__name__}: {error}"
+            assert output == case.output
+            leftovers = [line for line in everything.diff() if "'pkg" not in line]  # imported modules stay, as after python -m
+            assert leftovers == []
+            return
+        assert error is not None, f"ran, printing {output!r}"
+        assert isinstance(error, case.expect), f"{type(error).__module__}.{type(error).__name__}: {error}"
+        assert isinstance(error, (ZrunError, SyntaxError)), "a raw exception escaped"
+        check_message(case, message_of(error), location)
+        assert everything.diff() == [], "a failed run changed sys"
+        assert output == ""
+    finally:
+        everything.restore()
+
+
+SITECUSTOMIZE = """
+import os
+_how, _path = os.environ["ZRUN_HOSTILE_BETWEEN"].split(":", 1)
+import zrun.archive as _archive
+_original = _archive.Archive.read
+_fired = []
+def _read(self, name):
+    if not _fired:
+        _fired.append(True)
+        if _how == "delete":
+            os.unlink(_path)
+        else:
+            with open(_path, "r+b") as stream:
+                stream.truncate(10)
+    return _original(self, name)
+_archive.Archive.read = _read
+"""
+
+
+@pytest.mark.parametrize("case", params())
+def test_cli(case: Case, tmp_path: Path, zrun_cli: Launcher) -> None:
+    location = case.build(tmp_path)
+    env = {}
+    if case.between:
+        hook = tmp_path / "hook"
+        hook.mkdir()
+        (hook / "sitecustomize.py").write_text(SITECUSTOMIZE)
+        env = {"PYTHONPATH": str(hook), "ZRUN_HOSTILE_BETWEEN": f"{case.between}:{location}"}
+    try:
+        result = zrun_cli(f"{location}:{hostile.TARGET}", cwd=tmp_path, env=env, timeout=10)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the CLI hung")
+    lines = result.stderr.splitlines()
+    if case.expect is None:
+        assert (result.returncode, result.stdout, result.stderr) == (0, case.output, "")
+        return
+    assert result.returncode == 1, result.stderr
+    assert result.stdout == ""
+    if issubclass(case.expect, ZrunError):
+        assert len(lines) == 1 and lines[0].startswith("zrun: error: "), result.stderr
+        check_message(case, lines[0], location)
+    else:  # what python -m prints for the same error: no zrun frames, no "zrun: error"
+        assert lines and lines[-1].startswith(f"{case.expect.__name__}:"), result.stderr
+        assert "zrun: error" not in result.stderr
+        assert f"{location}/{case.member}" in result.stderr
+        assert f"{os.sep}zrun{os.sep}" not in result.stderr.replace(str(location), "")
+
+
+def test_corpus_is_complete() -> None:
+    """Every kind of damage the hardening issue lists has at least one case."""
+    names = " ".join(case.name for case in hostile.CASES)
+    for kind in ("truncated in local header", "truncated in member data", "truncated in central directory", "truncated in end record",
+                 "bad CRC", "size", "overlapping", "duplicate", "..", "absolute", "backslash", "NUL", "UTF-8", "symlink",
+                 "encrypted", "compression", "bomb", "zip64", "nested", "empty file", "directory named like", "not a zip",
+                 "deleted between", "truncated between"):
+        assert kind in names, kind
+
+
+# --- decompression bombs: memory stays bounded --------------------------------------------------
+
+
+def test_lying_bomb_inflates_no_further_than_declared(tmp_path: Path) -> None:
+    case = hostile.by_name()["bomb: small declared size, huge inflated size"]
+    archive = Archive.open(case.build(tmp_path))
+    tracemalloc.start()
+    try:
+        with pytest.raises(ArchiveError, match="past its declared"):
+            archive.read(hostile.MAIN)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 << 20, f"{peak} bytes allocated to refuse a 256 KiB member that claims 1000 bytes"
+
+
+def test_huge_declared_size_is_not_allocated(tmp_path: Path) -> None:
+    case = hostile.by_name()["bomb: huge declared size, small data"]
+    archive = Archive.open(case.build(tmp_path))
+    tracemalloc.start()
+    try:
+        with pytest.raises(ArchiveError, match="truncated"):
+            archive.read(hostile.MAIN)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1 << 20
+
+
+LIMITED = """
+import resource, sys
+resource.setrlimit(resource.RLIMIT_AS, ({limit}, {limit}))
+{body}
+"""
+
+
+def run_limited(body: str, *args: str, limit: int = 256 << 20) -> subprocess.CompletedProcess[str]:
+    """Python with its address space capped: a reader that inflates gigabytes fails fast, not the machine."""
+    env = {**os.environ, "PYTHONPATH": SRC}
+    code = LIMITED.format(limit=limit, body=textwrap.dedent(body))
+    return subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True, text=True, timeout=120)
+
+
+needs_rlimit = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_AS is enforced on Linux")
+
+
+@needs_rlimit
+def test_memory_cap_leaves_room_for_a_normal_run(tmp_path: Path) -> None:
+    """The control for the bomb tests: the cap alone does not break a run."""
+    archive = tmp_path / "app.zip"
+    archive.write_bytes(hostile.good_zip())
+    result = run_limited("from zrun.cli import main; sys.exit(main(sys.argv[1:]))", f"{archive}:{hostile.TARGET}")
+    assert (result.returncode, result.stdout, result.stderr) == (0, hostile.GOOD_OUTPUT, "")
+
+
+@needs_rlimit
+@pytest.mark.parametrize("via", ["library", "cli"])
+@pytest.mark.xfail(
+    strict=True, reason="zrun bug: no size limit; a member that honestly declares 4 GiB is inflated into memory (MemoryError)")
+def test_honest_bomb_is_refused_before_inflating(tmp_path: Path, via: str) -> None:
+    """~4 MB on disk, 4 GiB declared and inflated: refused by size, before a byte is allocated."""
+    archive = tmp_path / "bomb.zip"
+    archive.write_bytes(hostile.honest_bomb())
+    target = f"{archive}:{hostile.TARGET}"
+    if via == "cli":
+        result = run_limited("from zrun.cli import main; sys.exit(main(sys.argv[1:]))", target)
+        assert result.returncode == 1
+        assert result.stderr.startswith("zrun: error: ") and result.stderr.count("\n") == 1, result.stderr
+    else:
+        result = run_limited(
+            """
+            import zrun
+            try:
+                zrun.run(sys.argv[1])
+            except zrun.UnsupportedMember as exc:
+                print(type(exc).__name__, exc)
+            """,
+            target,
+        )
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.startswith(UnsupportedMember.__name__)
+    assert str(archive) in result.stdout + result.stderr
+    assert hostile.MAIN in result.stdout + result.stderr
+
+
+# --- targets that are not even parsed: usage errors ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        ":", "a:b:c:d", ":pkg", "app.zip:", "app.zip:1bad", "pkg:not-a-func", "", " ", "x.zip:.rel",
+        pytest.param(".rel:main", marks=pytest.mark.xfail(
+            strict=True, reason="zrun bug: '.rel:main' parses, then importlib.import_module('.rel') raises a raw TypeError")),
+    ],
+)
+def test_bad_target_is_a_usage_error(target: str, zrun_cli: Launcher, tmp_path: Path) -> None:
+    result = zrun_cli(target, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == ""
+    errors = [line for line in result.stderr.splitlines() if line.startswith("zrun: error:")]
+    assert len(errors) == 1 and result.stderr.splitlines()[-1] == errors[0], result.stderr
+
+
+# --- fuzzer regressions ----------------------------------------------------------------------
+# Inputs found by fuzz/ that crashed the reader, as the base64 libFuzzer prints. Each is read
+# from memory and from a file, as fuzz/fuzz_archive.py does.
+
+FUZZ_REGRESSIONS = [
+    pytest.param(
+        "UFBLBgcAAAAA/////////38BAAAAUEsFBv///wAsSwwAAAD/////AAD/AAA=",
+        id="zip64 locator at 2**63-1",
+        marks=pytest.mark.xfail(strict=True, reason="zrun bug: the ZIP64 locator's offset is seeked to unchecked (raw OSError EINVAL)"),
+    ),
+]
+
+
+@pytest.mark.parametrize("encoded", FUZZ_REGRESSIONS)
+def test_fuzz_regression(encoded: str, tmp_path: Path) -> None:
+    blob = base64.b64decode(encoded)
+    path = tmp_path / "crash.zip"
+    path.write_bytes(blob)
+    for opener in (lambda: Archive.from_bytes(blob, label="<fuzz>"), lambda: Archive.open(path)):
+        try:
+            archive = opener()
+        except ArchiveError:
+            continue
+        for member in list(archive.members):
+            with contextlib.suppress(ArchiveError):
+                archive.read(member)

@@ -1,0 +1,364 @@
+"""runner.pyz: zrun's CLI packed by shiv behaves like ``python -m zrun``.
+
+The archive is built once per session by ``build_scripts/build_pyz.py`` (or
+taken from ``ZRUN_TEST_PYZ``). Every run extracts into a session ``SHIV_ROOT``,
+never into the user's ``~/.shiv``. Most tests run one target through both
+launchers and compare what the target saw.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Dict, Iterator, List, Optional
+
+import pytest
+from conftest import Launcher, expect_ok, write_tree, write_zip
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILD_SCRIPT = ROOT / "build_scripts" / "build_pyz.py"
+
+
+def _load_builder() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("build_pyz", BUILD_SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+build_pyz = _load_builder()
+
+#: What shiv's bootstrap leaves behind (SHIV_* settings, its ``_bootstrap``
+#: modules) reaches the target unless the archive's entry point clears it;
+#: ``zrun.cli:main`` does not (see ``build_scripts/build_pyz.py``).
+needs_pyz_entry_point = pytest.mark.xfail(
+    build_pyz.ENTRY_POINT == "zrun.cli:main",
+    strict=True,
+    reason="zrun.cli:main runs with shiv's leftovers; needs a pyz entry point that clears them",
+)
+
+PROBE = """\
+import json, os, sys
+main = sys.modules["__main__"]
+print(json.dumps({
+    "argv": sys.argv,
+    "path0": sys.path[0],
+    "name": __name__,
+    "spec": __spec__.name if __spec__ else None,
+    "file": __file__,
+    "main_is_this_module": main.__dict__ is globals(),
+    "globals": sorted(globals()),
+    "archive_on_path": [entry for entry in sys.path if entry.endswith(".pyz")],
+}))
+"""
+
+POOL = """\
+import multiprocessing, sys
+
+def square(x):
+    return x * x
+
+if __name__ == "__main__":
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        print(pool.map(square, range(5)))
+"""
+
+APP = {
+    "__main__.py": PROBE,
+    "pkg/__init__.py": "",
+    "pkg/probe.py": PROBE,
+    "pkg/pool.py": POOL,
+    "pkg/fail.py": "raise ValueError('boom')\n",
+    "pkg/exits.py": "import sys\nsys.exit(int(sys.argv[1]))\n",
+    "pkg/funcs.py": "def three():\n    return 3\n",
+    "pkg/child_env.py": (
+        "import subprocess, sys\n"
+        "code = 'import json, os; print(json.dumps(sorted(k for k in os.environ if k.startswith(\"SHIV_\"))))'\n"
+        "sys.exit(subprocess.call([sys.executable, '-c', code]))\n"
+    ),
+    "pkg/modules.py": "import json, sys\nprint(json.dumps(sorted(m for m in sys.modules if m.partition('.')[0] == '_bootstrap')))\n",
+}
+
+
+# --- fixtures ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def built_pyz(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A runner.pyz built now, by the build script, as users run it."""
+    if importlib.util.find_spec("shiv") is None:
+        pytest.skip("shiv is not installed: pip install -e '.[build]'")
+    output = tmp_path_factory.mktemp("pyz") / "runner.pyz"
+    result = subprocess.run([sys.executable, str(BUILD_SCRIPT), "-o", str(output)], capture_output=True, text=True, timeout=600)
+    expect_ok(result)
+    return output
+
+
+@pytest.fixture(scope="session")
+def runner_pyz(request: pytest.FixtureRequest) -> Path:
+    """``ZRUN_TEST_PYZ`` when given (CI's own build), else :func:`built_pyz`."""
+    given = os.environ.get("ZRUN_TEST_PYZ")
+    return Path(given).resolve() if given else request.getfixturevalue("built_pyz")
+
+
+@pytest.fixture(scope="session")
+def shiv_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("shiv-root")
+
+
+@pytest.fixture(scope="session")
+def app_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory holding ``pkg/`` and ``app.zip`` (the same files, zipped, with a ``__main__.py``)."""
+    root = tmp_path_factory.mktemp("app")
+    write_tree(root, APP)
+    write_zip(root / "app.zip", APP)
+    return root
+
+
+@pytest.fixture
+def pyz(runner_pyz: Path, shiv_root: Path) -> Launcher:
+    return pyz_launcher(sys.executable, runner_pyz, shiv_root)
+
+
+@pytest.fixture
+def module() -> Launcher:
+    return Launcher("module", [sys.executable, "-m", "zrun"])
+
+
+def pyz_launcher(python: str, runner: Path, shiv_root: Path) -> Launcher:
+    return PyzLauncher("pyz", [python, str(runner)], {"SHIV_ROOT": str(shiv_root)})
+
+
+@dataclass
+class PyzLauncher(Launcher):
+    """``python runner.pyz``, extracting into ``shiv_root`` rather than ``~/.shiv``."""
+
+    extra_env: Dict[str, str] = field(default_factory=dict)
+
+    def __call__(self, *args: str, cwd: Any = None, env: Optional[Dict[str, str]] = None, timeout: float = 120) -> "subprocess.CompletedProcess[str]":
+        return super().__call__(*args, cwd=cwd, env={**self.extra_env, **(env or {})}, timeout=timeout)
+
+
+def observe(launcher: Launcher, *args: str, cwd: Path) -> Dict[str, Any]:
+    observed: Dict[str, Any] = json.loads(expect_ok(launcher(*args, cwd=cwd)))
+    return observed
+
+
+# --- the target sees what `python -m zrun` gives it ---------------------------------
+
+TARGETS = {
+    "archive-module": ["app.zip:pkg.probe", "a", "--flag"],
+    "dash-m": ["-m", "pkg.probe", "a", "--flag"],
+    "archive-main": ["app.zip", "a", "--flag"],
+    "script": ["pkg/probe.py", "a", "--flag"],
+}
+
+
+@pytest.mark.parametrize("args", TARGETS.values(), ids=TARGETS.keys())
+def test_target_sees_what_python_m_zrun_gives(args: List[str], pyz: Launcher, module: Launcher, app_dir: Path) -> None:
+    through_pyz = observe(pyz, *args, cwd=app_dir)
+    assert through_pyz == observe(module, *args, cwd=app_dir)
+    assert through_pyz["argv"][1:] == ["a", "--flag"]
+    assert through_pyz["name"] == "__main__"
+    assert through_pyz["main_is_this_module"]
+    assert through_pyz["archive_on_path"] == []  # runner.pyz itself is gone from sys.path
+
+
+def test_argv0_and_path0(pyz: Launcher, app_dir: Path) -> None:
+    seen = observe(pyz, "app.zip:pkg.probe", cwd=app_dir)
+    assert seen["argv"][0] == str(app_dir / "app.zip" / "pkg" / "probe.py")
+    assert seen["path0"] == str(app_dir / "app.zip")
+    assert observe(pyz, "-m", "pkg.probe", cwd=app_dir)["path0"] == str(app_dir)
+
+
+def test_no_runner_globals_leak_into_the_target(pyz: Launcher, app_dir: Path) -> None:
+    names = set(observe(pyz, "app.zip", cwd=app_dir)["globals"])
+    module_names = {"__builtins__", "__cached__", "__doc__", "__file__", "__loader__", "__name__", "__package__", "__spec__"}
+    assert names == module_names | {"json", "os", "sys", "main"}
+
+
+@needs_pyz_entry_point
+def test_shiv_bootstrap_modules_are_not_the_targets(pyz: Launcher, app_dir: Path) -> None:
+    assert json.loads(expect_ok(pyz("app.zip:pkg.modules", cwd=app_dir))) == []
+
+
+@needs_pyz_entry_point
+def test_a_shiv_app_as_target_uses_its_own_bootstrap(pyz: Launcher, module: Launcher, tmp_path: Path) -> None:
+    files = {"__main__.py": "import _bootstrap\n_bootstrap.bootstrap()\n", "_bootstrap/__init__.py": "def bootstrap():\n    print('own')\n"}
+    write_zip(tmp_path / "other.pyz", files)
+    assert expect_ok(module("other.pyz", cwd=tmp_path)) == "own\n"
+    assert expect_ok(pyz("other.pyz", cwd=tmp_path)) == "own\n"
+
+
+# --- exit status and errors -------------------------------------------------------
+
+EXITS = {
+    "sys.exit(7)": (["app.zip:pkg.exits", "7"], 7),
+    "sys.exit(0)": (["app.zip:pkg.exits", "0"], 0),
+    "function returns 3": (["app.zip:pkg.funcs:three"], 3),
+    "uncaught exception": (["app.zip:pkg.fail"], 1),
+    "no such module": (["app.zip:pkg.nope"], 1),
+    "usage error": (["--bogus"], 2),
+}
+
+
+@pytest.mark.parametrize("args,status", EXITS.values(), ids=EXITS.keys())
+def test_exit_status_is_the_targets(args: List[str], status: int, pyz: Launcher, module: Launcher, app_dir: Path) -> None:
+    through_pyz, through_module = pyz(*args, cwd=app_dir), module(*args, cwd=app_dir)
+    assert through_pyz.returncode == through_module.returncode == status
+    assert through_pyz.stdout == through_module.stdout
+    assert through_pyz.stderr.splitlines()[-1:] == through_module.stderr.splitlines()[-1:]
+
+
+def test_traceback_starts_at_the_users_code(pyz: Launcher, app_dir: Path) -> None:
+    result = pyz("app.zip:pkg.fail", cwd=app_dir)
+    assert result.returncode == 1
+    assert "ValueError: boom" in result.stderr
+    assert "_bootstrap" not in result.stderr and f"{os.sep}zrun{os.sep}" not in result.stderr
+
+
+def test_help_and_version_are_the_clis(pyz: Launcher, module: Launcher, tmp_path: Path) -> None:
+    for option in ("--help", "--version"):
+        assert expect_ok(pyz(option, cwd=tmp_path)) == expect_ok(module(option, cwd=tmp_path))
+
+
+# --- environment and child processes -----------------------------------------------
+
+RUNNER_SETTINGS = {
+    "SHIV_FORCE_EXTRACT": "0",
+    "SHIV_COMPILE_PYC": "0",
+    "SHIV_COMPILE_WORKERS": "1",
+    "SHIV_EXTEND_PYTHONPATH": "0",
+}
+
+
+def child_shiv_variables(pyz: Launcher, app_dir: Path, env: Dict[str, str]) -> List[str]:
+    names: List[str] = json.loads(expect_ok(pyz("app.zip:pkg.child_env", cwd=app_dir, env=env)))
+    return names
+
+
+def test_shiv_entry_point_variables_do_not_reach_children(pyz: Launcher, app_dir: Path) -> None:
+    """A SHIV_ENTRY_POINT left behind would hijack every shiv app the target starts."""
+    env = {"SHIV_ENTRY_POINT": "zrun.cli:main", "SHIV_MODULE": "zrun.cli:main"}
+    assert child_shiv_variables(pyz, app_dir, env) == ["SHIV_ROOT"]
+
+
+@needs_pyz_entry_point
+def test_shiv_runner_settings_do_not_reach_children(pyz: Launcher, app_dir: Path) -> None:
+    """Settings for the runner's extraction are the runner's; SHIV_ROOT (where caches live) stays."""
+    assert child_shiv_variables(pyz, app_dir, RUNNER_SETTINGS) == ["SHIV_ROOT"]
+
+
+@pytest.mark.parametrize("args", [["app.zip:pkg.pool"], ["-m", "pkg.pool"]], ids=["archive-module", "dash-m"])
+def test_spawn_pool(args: List[str], pyz: Launcher, app_dir: Path) -> None:
+    assert expect_ok(pyz(*args, cwd=app_dir, timeout=120)) == "[0, 1, 4, 9, 16]\n"
+
+
+def test_spawn_pool_from_archive_main(pyz: Launcher, tmp_path: Path) -> None:
+    """Functions defined in a zipapp's ``__main__.py`` reach spawned children (REFERENCE §2)."""
+    write_zip(tmp_path / "pool.pyz", {"__main__.py": POOL})
+    assert expect_ok(pyz("pool.pyz", cwd=tmp_path, timeout=120)) == "[0, 1, 4, 9, 16]\n"
+
+
+# --- one file for every interpreter -------------------------------------------------
+
+
+def find_python(minor: int) -> Optional[str]:
+    """The first CPython 3.<minor> found where ``.ci/run`` looks for it."""
+    candidates = [shutil.which(f"python3.{minor}")]
+    candidates += sorted(str(path) for path in Path.home().glob(f".pyenv/versions/3.{minor}.*/bin/python3.{minor}"))
+    candidates += [f"/usr/local/bin/python3.{minor}", f"/usr/bin/python3.{minor}"]
+    for candidate in candidates:
+        if candidate and os.access(candidate, os.X_OK):
+            check = subprocess.run([candidate, "-c", "import sys; assert sys.implementation.name == 'cpython'"], capture_output=True)
+            if check.returncode == 0:
+                return candidate
+    return None
+
+
+@pytest.mark.parametrize("minor", [9, 10, 11, 12, 13], ids=lambda minor: f"3.{minor}")
+def test_runs_on_every_supported_interpreter(minor: int, runner_pyz: Path, shiv_root: Path, app_dir: Path) -> None:
+    """One archive, whichever interpreter built it; the interpreters share one extraction.
+
+    Bytecode writing is on: each interpreter adds its own ``cpython-3x`` pycs to
+    the shared cache, and the others' must not disturb it (second run).
+    """
+    python = sys.executable if sys.version_info[:2] == (3, minor) else find_python(minor)
+    if python is None:
+        pytest.skip(f"no CPython 3.{minor} on this machine")
+    launcher = pyz_launcher(python, runner_pyz, shiv_root)
+    for _ in range(2):
+        result = launcher("app.zip:pkg.probe", "x", cwd=app_dir, env={"PYTHONDONTWRITEBYTECODE": ""})
+        seen = json.loads(expect_ok(result))
+        assert seen["argv"] == [str(app_dir / "app.zip" / "pkg" / "probe.py"), "x"]
+        assert seen["path0"] == str(app_dir / "app.zip")
+
+
+def test_archive_holds_sources_only(runner_pyz: Path) -> None:
+    """No version-specific bytecode inside: each interpreter compiles (and caches) for itself."""
+    with zipfile.ZipFile(runner_pyz) as archive:
+        names = archive.namelist()
+        environment = json.loads(archive.read("environment.json"))
+    assert not [name for name in names if name.endswith(".pyc") or "__pycache__" in name]
+    assert "site-packages/zrun/cli.py" in names
+    assert not [name for name in names if name.startswith("site-packages/bin/") or name.endswith("direct_url.json")]
+    assert environment["entry_point"] == build_pyz.ENTRY_POINT
+    assert environment["reproducible"] and not environment["compile_pyc"]
+
+
+def test_extracts_into_shiv_root(runner_pyz: Path, tmp_path: Path, app_dir: Path) -> None:
+    root = tmp_path / "cache"
+    expect_ok(pyz_launcher(sys.executable, runner_pyz, root)("app.zip:pkg.probe", cwd=app_dir))
+    with zipfile.ZipFile(runner_pyz) as archive:
+        build_id = json.loads(archive.read("environment.json"))["build_id"]
+    assert (root / f"{runner_pyz.name}_{build_id}" / "site-packages" / "zrun" / "cli.py").is_file()
+
+
+# --- the build ---------------------------------------------------------------------
+
+
+def test_build_is_reproducible(built_pyz: Path, tmp_path: Path) -> None:
+    again = build_pyz.build(tmp_path / "elsewhere" / "runner.pyz")
+    assert again.read_bytes() == built_pyz.read_bytes()
+
+
+def test_timestamps_come_from_source_date_epoch_or_commit(built_pyz: Path) -> None:
+    epoch = build_pyz.source_date_epoch()
+    if epoch is None:
+        pytest.skip("neither SOURCE_DATE_EPOCH nor a git commit date is available")
+    expected = time.gmtime(int(epoch))[:6]
+    with zipfile.ZipFile(built_pyz) as archive:
+        stamps = {info.date_time for info in archive.infolist()}
+    assert stamps == {(*expected[:5], expected[5] // 2 * 2)}  # zip stores seconds / 2
+
+
+def test_build_script_help() -> None:
+    result = subprocess.run([sys.executable, str(BUILD_SCRIPT), "--help"], capture_output=True, text=True)
+    assert "--output" in expect_ok(result) and "SOURCE_DATE_EPOCH" in result.stdout
+
+
+def test_build_without_shiv_says_how_to_get_it(tmp_path: Path) -> None:
+    """``python -S``: no site-packages, so no shiv."""
+    result = subprocess.run([sys.executable, "-S", str(BUILD_SCRIPT), "-o", str(tmp_path / "runner.pyz")], capture_output=True, text=True)
+    assert result.returncode == 1
+    assert "pip install 'zrun[build]'" in result.stderr
+    assert not (tmp_path / "runner.pyz").exists()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _no_stray_output() -> Iterator[None]:
+    """Builds under test never touch the checkout's dist/."""
+    before = sorted((ROOT / "dist").glob("*")) if (ROOT / "dist").is_dir() else []
+    yield
+    after = sorted((ROOT / "dist").glob("*")) if (ROOT / "dist").is_dir() else []
+    assert after == before

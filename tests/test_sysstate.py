@@ -1,0 +1,287 @@
+"""Restore after every way out of a run, compared with a SysState snapshot taken before."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import types
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterator, List, Optional, Type
+
+import pytest
+
+import zrun
+from conftest import write_tree, write_zip
+from zrun.sysstate import SYS_LOCK, SysState
+
+#: Every run first changes everything in sys that a run may change, then leaves by one way.
+MUTATE = """
+import sys, types
+class Finder:
+    @staticmethod
+    def find_spec(name, path=None, target=None):
+        return None
+def hook(entry):
+    raise ImportError(entry)
+sys.path.insert(0, "/nonexistent/inserted")
+sys.path.append("/nonexistent/appended")
+sys.meta_path.append(Finder)
+sys.meta_path.insert(0, Finder)
+sys.path_hooks.append(hook)
+sys.path_importer_cache["/nonexistent/cached"] = None
+sys.modules["way_injected"] = types.ModuleType("way_injected")
+if isinstance(getattr(sys, "argv", None), list):
+    sys.argv.append("appended-by-code")
+"""
+
+WAYS: Dict[str, str] = {
+    "return": "",
+    "exception": "raise ValueError('boom')",
+    "systemexit": "raise SystemExit(3)",
+    "keyboardinterrupt": "raise KeyboardInterrupt",
+    "rebind_argv": "sys.argv = ['rebound']",
+    "clear_argv": "sys.argv[:] = []",
+    "delete_argv": "del sys.argv",
+    "delete_own_module": "del sys.modules[__name__]",
+    "replace_main": "sys.modules['__main__'] = types.ModuleType('impostor')",
+    "rebind_path": "sys.path = ['/rebound']\nsys.meta_path = []\nsys.path_hooks = []",
+    "exit_in_nested_import": "import os\nsys.path.insert(0, os.path.dirname(__file__))\nimport way_nested",
+}
+
+RAISES: Dict[str, Optional[Type[BaseException]]] = {
+    "exception": ValueError,
+    "systemexit": SystemExit,
+    "keyboardinterrupt": KeyboardInterrupt,
+    "exit_in_nested_import": SystemExit,
+}
+
+
+def way_files() -> Dict[str, str]:
+    files = {f"way_{name}.py": MUTATE + code + "\n" for name, code in WAYS.items()}
+    files["way_nested.py"] = "import sys\nsys.path.insert(0, '/nested')\nraise SystemExit('nested')\n"
+    files["way_pkg/__init__.py"] = ""
+    files["__main__.py"] = MUTATE
+    return files
+
+
+@pytest.fixture(autouse=True)
+def fresh(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setattr(sys, "argv", ["host-prog", "host-arg"])
+    everything = SysState(modules=True)
+    yield
+    everything.restore()
+
+
+@pytest.fixture
+def ways(tmp_path: Path) -> Dict[str, str]:
+    files = way_files()
+    return {"zip": str(write_zip(tmp_path / "ways.zip", files)), "dir": str(write_tree(tmp_path / "ways", files))}
+
+
+ENTRIES: Dict[str, Callable[[Dict[str, str], str], Any]] = {
+    "run-zip-module": lambda w, way: zrun.run(f"{w['zip']}:way_{way}", ["a"]),
+    "run-dir-module": lambda w, way: zrun.run(f"{w['dir']}:way_{way}", ["a"]),
+    "run-isolated": lambda w, way: zrun.run(f"{w['zip']}:way_{way}", ["a"], isolate=True),
+    "run-script": lambda w, way: zrun.run(os.path.join(w["dir"], f"way_{way}.py"), ["a"]),
+    "run-sources": lambda w, way: zrun.run(f"way_{way}", ["a"], sources=[w["zip"]]),
+    "run_module": lambda w, way: zrun.run_module(f"way_{way}", alter_sys=True, sources=[w["zip"]]),
+    "run_path": lambda w, way: zrun.run_path(os.path.join(w["dir"], f"way_{way}.py"), run_name="__main__"),
+}
+
+
+def run_and_compare(call: Callable[[], Any], expected: Optional[Type[BaseException]]) -> None:
+    argv = getattr(sys, "argv", None)
+    argv_contents = list(argv) if argv is not None else None
+    main = sys.modules.get("__main__")
+    state = SysState()
+    try:
+        if expected is None:
+            call()
+        else:
+            with pytest.raises(expected):
+                call()
+    finally:
+        assert state.diff() == []
+        assert getattr(sys, "argv", None) is argv
+        if argv is not None:
+            assert sys.argv == argv_contents
+        assert sys.modules.get("__main__") is main
+    assert_lock_free()
+
+
+def assert_lock_free() -> None:
+    """The lock is released: another thread can take it at once."""
+    got: List[bool] = []
+
+    def take() -> None:
+        ok = SYS_LOCK.acquire(blocking=False)
+        got.append(ok)
+        if ok:
+            SYS_LOCK.release()
+
+    thread = threading.Thread(target=take)
+    thread.start()
+    thread.join()
+    assert got == [True]
+
+
+@pytest.mark.parametrize("entry", sorted(ENTRIES))
+@pytest.mark.parametrize("way", sorted(WAYS))
+def test_every_way_out(ways: Dict[str, str], entry: str, way: str) -> None:
+    run_and_compare(lambda: ENTRIES[entry](ways, way), RAISES.get(way))
+
+
+@pytest.mark.parametrize("entry", sorted(ENTRIES))
+@pytest.mark.parametrize("argv_state", ["empty", "missing"])
+@pytest.mark.parametrize("way", ["return", "rebind_argv", "exception", "delete_argv"])
+def test_empty_or_missing_argv(ways: Dict[str, str], monkeypatch: pytest.MonkeyPatch, entry: str, argv_state: str, way: str) -> None:
+    if argv_state == "empty":
+        monkeypatch.setattr(sys, "argv", [])
+    else:
+        monkeypatch.delattr(sys, "argv")
+    run_and_compare(lambda: ENTRIES[entry](ways, way), RAISES.get(way))
+
+
+def test_code_sees_its_argv_even_when_host_has_none(ways: Dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delattr(sys, "argv")
+    code = write_tree(Path(ways["dir"]).parent / "argv", {"show.py": "import sys\nSEEN = list(sys.argv)\n"})
+    assert zrun.run(str(code / "show.py"), ["x"])["SEEN"] == [str(code / "show.py"), "x"]
+    assert zrun.run_path(str(code / "show.py"))["SEEN"] == [str(code / "show.py")]
+    assert not hasattr(sys, "argv")
+
+
+def test_isolate_removes_new_modules_and_restores_shadowed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    host = types.ModuleType("iso_shadow")
+    monkeypatch.setitem(sys.modules, "iso_shadow", host)
+    code = (
+        "import sys, types\n"
+        "sys.modules['iso_shadow'] = types.ModuleType('iso_shadow')\n"
+        "import iso_new, iso_pkg.sub\n"
+        "SAW = (iso_new.VALUE, iso_pkg.sub.VALUE)\n"
+    )
+    archive = write_zip(
+        tmp_path / "iso.zip",
+        {"iso_main.py": code, "iso_new.py": "VALUE = 1\n", "iso_pkg/__init__.py": "", "iso_pkg/sub.py": "VALUE = 2\n"},
+    )
+    before = SysState(modules=True)
+    ns = zrun.run(f"{archive}:iso_main", isolate=True)
+    assert ns["SAW"] == (1, 2)
+    assert before.diff() == []
+    assert sys.modules["iso_shadow"] is host
+    assert not [name for name in sys.modules if name.startswith(("iso_new", "iso_pkg", "iso_main"))]
+    # zrun's own modules, imported lazily, are never removed
+    assert "zrun.engine" in sys.modules
+
+
+def test_without_isolate_new_modules_stay(tmp_path: Path) -> None:
+    """Like ``python -m``: modules the run imported stay imported; only the run's own entries go."""
+    archive = write_zip(tmp_path / "stay.zip", {"stay_main.py": "import stay_json\n", "stay_json.py": "X = 1\n"})
+    zrun.run("stay_main", sources=[str(archive)])
+    assert "stay_json" in sys.modules
+    assert "stay_main" not in sys.modules
+
+
+def test_failed_start_leaves_no_trace(tmp_path: Path) -> None:
+    """A run that never reaches the target's code leaves sys.modules exactly as before."""
+    archive = write_zip(tmp_path / "broken.zip", {"brk_pkg/__init__.py": "import json\n", "other.py": ""})
+    before = SysState(modules=True)
+    with pytest.raises(zrun.NotRunnable, match="No module named brk_pkg.missing"):
+        zrun.run(f"{archive}:brk_pkg.missing")
+    assert before.diff() == []
+
+
+# --- SysState on its own ----------------------------------------------------------------
+
+
+def test_snapshot_context_manager() -> None:
+    argv, path, meta_path, hooks = sys.argv, sys.path, sys.meta_path, sys.path_hooks
+    path_contents = list(path)
+    with SysState() as state:
+        sys.argv = ["new"]
+        sys.path.append("/x")
+        sys.path = ["/rebound"]
+        sys.meta_path = []
+        sys.path_hooks.append(len)
+        sys.path_importer_cache["/state/x"] = None
+        sys.modules["__main__"] = types.ModuleType("__main__")
+        lines = state.diff()
+    assert "sys.argv is a different object" in lines
+    assert "sys.path is a different object" in lines
+    assert "sys.meta_path is a different object" in lines
+    assert any(line.startswith("sys.path_hooks changed") for line in lines)
+    assert "sys.path_importer_cache gained ['/state/x']" in lines
+    assert "sys.modules['__main__'] replaced" in lines
+    assert state.diff() == []
+    assert sys.argv is argv and sys.path is path and sys.meta_path is meta_path and sys.path_hooks is hooks
+    assert sys.path == path_contents and "/state/x" not in sys.path_importer_cache
+
+
+def test_restore_after_exception_in_block() -> None:
+    argv = sys.argv
+    with pytest.raises(KeyboardInterrupt):
+        with SysState():
+            del sys.argv
+            raise KeyboardInterrupt
+    assert sys.argv is argv
+
+
+def test_importer_cache_entries_replaced_or_removed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.path_importer_cache, "/state/kept", None)
+    state = SysState()
+    del sys.path_importer_cache["/state/kept"]
+    assert state.diff() == ["sys.path_importer_cache lost or replaced ['/state/kept']"]
+    state.restore()
+    assert sys.path_importer_cache["/state/kept"] is None
+    assert state.diff() == []
+
+
+def test_protect_and_protect_tree(monkeypatch: pytest.MonkeyPatch) -> None:
+    original = types.ModuleType("st_pkg")
+    monkeypatch.setitem(sys.modules, "st_pkg", original)
+    state = SysState()
+    state.protect(["st_one"])
+    state.protect_tree(["st_pkg"])
+    sys.modules["st_one"] = types.ModuleType("st_one")
+    sys.modules["st_pkg"] = types.ModuleType("st_pkg")
+    sys.modules["st_pkg.new.deep"] = types.ModuleType("st_pkg.new.deep")
+    sys.modules["st_unprotected"] = types.ModuleType("st_unprotected")
+    assert state.diff() == [
+        "sys.modules['st_one'] added",
+        "sys.modules['st_pkg'] replaced",
+        "sys.modules['st_pkg.new.deep'] added",
+    ]
+    state.restore()
+    assert sys.modules["st_pkg"] is original
+    assert "st_one" not in sys.modules and "st_pkg.new.deep" not in sys.modules
+    assert "st_unprotected" in sys.modules  # only modules=True restores everything
+    assert state.new_modules() == ["st_unprotected"]
+    del sys.modules["st_unprotected"]
+
+
+def test_all_modules() -> None:
+    state = SysState(modules=True)
+    sys.modules["st_everything"] = types.ModuleType("st_everything")
+    assert state.diff() == ["sys.modules['st_everything'] added"]
+    state.restore()
+    assert "st_everything" not in sys.modules
+
+
+def test_environ_and_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ZRUN_STATE_TEST", "before")
+    cwd = os.getcwd()
+    with SysState(environ=True, cwd=True) as state:
+        os.environ["ZRUN_STATE_TEST"] = "after"
+        os.environ["ZRUN_STATE_NEW"] = "1"
+        os.chdir(tmp_path)
+        assert state.diff() == ["os.environ changed", f"working directory changed: {cwd!r} -> {str(tmp_path)!r}"]
+    assert os.environ["ZRUN_STATE_TEST"] == "before" and "ZRUN_STATE_NEW" not in os.environ
+    assert os.getcwd() == cwd
+
+
+def test_missing_argv_snapshot(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delattr(sys, "argv")
+    with SysState() as state:
+        sys.argv = ["made up"]
+        assert state.diff() == ["sys.argv is a different object"]
+    assert not hasattr(sys, "argv")
