@@ -21,7 +21,7 @@ from typing import Callable, Dict, List, NamedTuple, Optional, Sequence
 import utils  # the host's own; the greeter plugin ships another module called utils
 
 import zrun
-from zrun.discover import Runnable
+from zrun import Runnable
 
 #: The entry-point group this host loads; other groups in a plugin are ignored.
 GROUP = "plugin_host.plugins"

@@ -26,11 +26,14 @@ _EXPORTS = {
     "FrozenSource": "frozen",
     "Target": "target",
     "parse_target": "target",
-    "install": "install",
-    "uninstall": "install",
+    "install": "hooks",
+    "uninstall": "hooks",
+    "installed": "hooks",
     "main": "cli",
     "Scope": "scope",
-    "discover": "discover",
+    "discover": "discovery",
+    "Runnable": "discovery",
+    "LockTimeout": "lock",
     "ZrunError": "errors",
     "TargetError": "errors",
     "NotRunnable": "errors",
@@ -43,12 +46,42 @@ _EXPORTS = {
     "ExtensionInArchive": "errors",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "ArchiveError",
+    "ArchiveNotFound",
+    "BundleError",
+    "CorruptArchive",
+    "ExtensionInArchive",
+    "FrozenSource",
+    "LockTimeout",
+    "MemorySource",
+    "NotAnArchive",
+    "NotRunnable",
+    "Runnable",
+    "SYS_LOCK",
+    "Scope",
+    "Source",
+    "SysState",
+    "Target",
+    "TargetError",
+    "UnsupportedMember",
+    "ZipSource",
+    "ZrunError",
+    "discover",
+    "install",
+    "installed",
+    "main",
+    "parse_target",
+    "run",
+    "run_module",
+    "run_path",
+    "uninstall",
+]
 
 if TYPE_CHECKING:
     from .cli import main
     from .compat import run_module, run_path
-    from .discover import discover
+    from .discovery import Runnable, discover
     from .engine import run
     from .errors import (
         ArchiveError,
@@ -63,7 +96,8 @@ if TYPE_CHECKING:
         ZrunError,
     )
     from .frozen import FrozenSource
-    from .install import install, uninstall
+    from .hooks import install, installed, uninstall
+    from .lock import LockTimeout
     from .scope import Scope
     from .source import MemorySource, Source
     from .sysstate import SYS_LOCK, SysState

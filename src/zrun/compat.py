@@ -10,14 +10,14 @@ from __future__ import annotations
 import errno
 import os
 import sys
-from contextlib import ExitStack
 from types import ModuleType
 from typing import Any, Dict, Iterable, List, Optional, Union
 
 from .engine import Run, SourceLike, as_sources, exec_code, module_globals
 from .errors import NotRunnable
 from .finding import Location, main_details, module_details, open_location, script_code
-from .sysstate import SYS_LOCK, SysState
+from .lock import hold
+from .sysstate import SysState
 
 PathName = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 
@@ -29,10 +29,12 @@ def run_module(
     alter_sys: bool = False,
     *,
     sources: Iterable[SourceLike] = (),
+    lock_timeout: Optional[float] = None,
 ) -> Dict[str, Any]:
     """Execute a module's code without importing it, as ``runpy.run_module`` does.
 
-    ``sources`` are searched before ``sys.path`` for this run only.
+    ``sources`` are searched before ``sys.path`` for this run only; runs that
+    change ``sys`` take turns, waiting at most ``lock_timeout`` seconds.
     """
     extra = as_sources(sources)
     if not alter_sys and not extra:
@@ -41,9 +43,7 @@ def run_module(
         namespace = module_globals(module, spec=spec, init_globals=init_globals)
         exec_code(code, module)
         return namespace
-    with ExitStack() as stack:
-        stack.enter_context(SYS_LOCK)
-        state = stack.enter_context(SysState())
+    with hold(lock_timeout, f"run module {mod_name}"), SysState() as state:
         runner = Run(state, sources=extra, alter_sys=alter_sys, replace_path0=False)
         runner.search(None)
         name, spec, code = module_details(mod_name)
@@ -56,16 +56,20 @@ def run_module(
         return dict(namespace) if alter_sys else namespace
 
 
-def run_path(path_name: PathName, init_globals: Optional[Dict[str, Any]] = None, run_name: Optional[str] = None) -> Dict[str, Any]:
+def run_path(
+    path_name: PathName,
+    init_globals: Optional[Dict[str, Any]] = None,
+    run_name: Optional[str] = None,
+    *,
+    lock_timeout: Optional[float] = None,
+) -> Dict[str, Any]:
     """Execute a script, or the ``__main__`` inside a directory or zip file.
 
     Unlike runpy, ``__main__`` is looked up inside ``path_name`` only.
     """
     path = os.fsdecode(os.fspath(path_name))
     name = run_name if run_name is not None else "<run_path>"
-    with ExitStack() as stack:
-        stack.enter_context(SYS_LOCK)
-        state = stack.enter_context(SysState())
+    with hold(lock_timeout, f"run path {path}"), SysState() as state:
         runner = Run(state, sources=(), alter_sys=True, replace_path0=False)
         location = _open(path)
         module = runner.new_module(name)

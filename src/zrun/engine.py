@@ -226,15 +226,19 @@ def run(
     alter_sys: bool = True,
     isolate: bool = False,
     sources: Iterable[SourceLike] = (),
+    lock_timeout: Optional[float] = None,
 ) -> Any:
     """Run ``target`` as ``python -m``/``python PATH`` would, then undo every change.
 
     Returns the main module's namespace, or for ``module:function`` targets the
-    function's return value (what ``sys.exit()`` would receive).
+    function's return value (what ``sys.exit()`` would receive). Runs that alter
+    ``sys`` take turns; ``lock_timeout`` bounds the wait (:class:`zrun.LockTimeout`).
     """
     parsed = parse(target) if isinstance(target, str) else target
     if alter_sys:
-        SYS_LOCK.acquire()
+        from .lock import acquire
+
+        acquire(lock_timeout, f"run {target if isinstance(target, str) else 'a target'}")
     try:
         with SysState(modules=isolate) as state:
             runner = Run(state, sources=as_sources(sources), alter_sys=alter_sys, replace_path0=False)

@@ -4,23 +4,26 @@ The dynamic loader can only map a real file, so an extension module (with the
 ``*.libs`` / ``.dylibs`` folders that auditwheel, delvewheel and delocate put
 its shared libraries in) is copied out of the archive when it is imported, and
 nothing else: shiv and pex extract everything up front, and shiv's extractions
-pile up (shiv #188). The folder is named by the archive's identity and the
-member names, so every run of the same archive finds it again.
+pile up (shiv #188). Every archive gets one folder, named by its identity, that
+mirrors the archive's layout and fills up as extensions are imported, so the
+relative ``RPATH`` an extension was linked with (``$ORIGIN/../pkg.libs``) finds
+its libraries, and libraries shared by many extensions are written once.
 
 Concurrent first runs (pex #401, #1051, #1119, #1693) follow pex's
-``atomic_directory``:
+``atomic_directory``, one file at a time:
 
-1. A process that finds the final folder uses it: it appears whole, by rename.
+1. A process that finds every file it needs uses them: each file appears whole,
+   by rename, so existing means complete.
 2. Otherwise it takes an exclusive ``flock`` on ``<folder>.lock``. The kernel
    drops the lock of a process that dies, so a crashed holder never blocks the
    others; waiting is bounded by ``timeout``, after which the process goes on
    without the lock (step 4 keeps that correct: the lock only saves work).
-3. The holder looks again (the previous holder may have finished while it
-   waited); if the folder is still missing it writes every member into a
-   private work folder beside it, ``<folder>.<pid>-<thread>.work``.
-4. It renames the work folder to the final name. A rename onto an existing,
-   non-empty folder fails, so a process that raced past the lock deletes its
-   work and uses the winner's. Readers never see a half-written folder.
+3. The holder looks again (the previous holder may have written the files while
+   it waited), and writes each file still missing under a private temporary
+   name beside its final one, ``<file>.<pid>-<thread>.tmp``.
+4. It renames the temporary file onto the final name. A process that raced past
+   the lock renames identical bytes over them; a library already mapped by
+   another process keeps its old inode, so nobody ever sees a half-written file.
 
 When the cache is off or cannot be written, the folder is a private temporary
 one, removed at exit: an extension still imports, it is just extracted again.
@@ -54,57 +57,65 @@ def check_name(name: str) -> List[str]:
     return parts
 
 
-def folder_key(archive_identity: str, names: List[str]) -> str:
-    return cache.digest("ext", archive_identity, *sorted(names))
+def folder_key(archive_identity: str) -> str:
+    """The name of the one extraction folder of an archive (its identity changes with its content)."""
+    return cache.digest("ext", archive_identity)
 
 
 def extract(archive_identity: str, members: Mapping[str, Callable[[], bytes]], timeout: float = 60.0) -> str:
-    """The folder holding ``members`` (name -> reader) at their relative paths; extracted at most once."""
+    """The archive's folder, holding ``members`` (name -> reader) at their relative paths.
+
+    Each member is written at most once per folder; a read-only or full cache
+    falls back to a private folder, and only a failure there is raised.
+    """
     checked = {name: check_name(name) for name in members}
     base = cache.directory()
-    if base is None:
-        base = _private_root()
-    final = os.path.join(base, "ext", folder_key(archive_identity, list(members)))
-    if os.path.isdir(final):
-        return _touch(final)
-    try:
-        os.makedirs(os.path.dirname(final), 0o700, exist_ok=True)
-    except OSError:  # read-only or full cache: extract privately instead
-        final = os.path.join(_private_root(), "ext", os.path.basename(final))
-        os.makedirs(os.path.dirname(final), 0o700, exist_ok=True)
-    lock = _lock(final + ".lock", timeout)
-    try:
-        if os.path.isdir(final):
-            return _touch(final)
-        import _thread
-        import shutil
-
-        work = f"{final}.{os.getpid()}-{_thread.get_ident()}.work"
-        shutil.rmtree(work, ignore_errors=True)  # a crashed earlier run of this very pid
+    if base is not None:
         try:
-            os.mkdir(work, 0o700)
-            for name, parts in checked.items():
-                _write_member(work, parts, members[name]())
-            os.rename(work, final)
+            return _fill(os.path.join(base, "ext", folder_key(archive_identity)), checked, members, timeout)
         except OSError:
-            shutil.rmtree(work, ignore_errors=True)
-            if not os.path.isdir(final):  # nobody won the race: a real failure
-                raise
+            pass  # read-only, full or forbidden: extract privately instead
+    return _fill(os.path.join(_private_root(), "ext", folder_key(archive_identity)), checked, members, timeout)
+
+
+def _fill(folder: str, checked: Dict[str, List[str]], members: Mapping[str, Callable[[], bytes]], timeout: float) -> str:
+    targets = {name: os.path.join(folder, *parts) for name, parts in checked.items()}
+    if all(os.path.isfile(path) for path in targets.values()):
+        return _touch(folder)
+    os.makedirs(folder, 0o700, exist_ok=True)
+    lock = _lock(folder + ".lock", timeout)
+    try:
+        for name, path in targets.items():
+            if not os.path.isfile(path):  # written by the previous lock holder?
+                _write_member(path, members[name]())
     finally:
         if lock is not None:
             os.close(lock)  # releases the flock
-    return final
+    _touched[folder] = True
+    return folder
 
 
-def _write_member(work: str, parts: List[str], data: bytes) -> None:
-    folder = os.path.join(work, *parts[:-1])
-    os.makedirs(folder, 0o700, exist_ok=True)
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0)
-    fd = os.open(os.path.join(folder, parts[-1]), flags, 0o700)
+def _write_member(path: str, data: bytes) -> None:
+    """Write ``data`` to a temporary name beside ``path`` and rename it into place."""
+    import _thread
+
+    os.makedirs(os.path.dirname(path), 0o700, exist_ok=True)
+    tmp = f"{path}.{os.getpid()}-{_thread.get_ident()}.tmp"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0)
     try:
-        cache.write_all(fd, data)
-    finally:
-        os.close(fd)
+        fd = os.open(tmp, flags, 0o700)
+        try:
+            cache.write_all(fd, data)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except OSError:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        if not os.path.isfile(path):  # Windows refuses to replace a loaded DLL: that copy is whole
+            raise
 
 
 def _lock(path: str, timeout: float) -> Optional[int]:
@@ -170,7 +181,11 @@ def extension_members(source: Any, entry: str) -> List[str]:
 
 
 def extension_spec(source: Any, fullname: str, entry: str) -> ModuleSpec:
-    """A spec that loads extension ``entry`` of ``source`` from its extracted copy."""
+    """A spec that loads extension ``entry`` of ``source`` from its extracted copy.
+
+    :class:`~zrun.errors.ExtensionInArchive` when no folder at all can be
+    written (cache off or unwritable, and no usable temporary directory).
+    """
     from importlib.machinery import ExtensionFileLoader
     from importlib.util import spec_from_file_location
 

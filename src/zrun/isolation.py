@@ -51,9 +51,7 @@ def preload() -> None:
     modules and come back as new objects (new classes) next time.
     """
     package = sys.modules["zrun"]
-    # A submodule named like an export (``install``) would be bound over the
-    # function of that name; those are left to the package's lazy loader.
-    skip = {"cli", "__main__", "__init__", *getattr(package, "__all__", ())}
+    skip = {"cli", "__main__", "__init__"}
     for folder in package.__path__:
         try:
             leaves = os.listdir(folder)

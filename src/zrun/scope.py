@@ -181,7 +181,7 @@ class Scope:
         """Import ``module`` and return ``function(*args, **kwargs)`` for ``"module:function"``.
 
         A location prefix is accepted when it names one of the scope's own sources,
-        so :attr:`zrun.discover.Runnable.target` strings work here too.
+        so :attr:`zrun.Runnable.target` strings work here too.
         """
         parsed = parse(target)
         if not parsed.module or not parsed.func:

@@ -20,18 +20,21 @@ the same modules (served there by the interpreter's own importers).
 from __future__ import annotations
 
 import sys
-import weakref
-from importlib.machinery import ModuleSpec
-from types import ModuleType
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from _weakref import ref
+
+TYPE_CHECKING = False  # typing and weakref cost milliseconds at start-up; only checkers need them
+if TYPE_CHECKING:
+    from importlib.machinery import ModuleSpec
+    from types import ModuleType
+    from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 _SPAWN = "multiprocessing.spawn"
-_main_paths: "weakref.WeakKeyDictionary[ModuleType, str]" = weakref.WeakKeyDictionary()
+_main_path: "List[Tuple[ref[ModuleType], str]]" = []  # the one main module run from a path
 
 
 def respawn_from_path(module: ModuleType, path: str) -> None:
     """Have spawned children rebuild ``module`` by running ``path`` again."""
-    _main_paths[module] = path
+    _main_path[:] = [(ref(module), path)]
     watch()
 
 
@@ -47,7 +50,7 @@ def watch() -> None:
 def _preparation_data(original: Callable[[str], Dict[str, Any]]) -> Callable[[str], Dict[str, Any]]:
     def get_preparation_data(name: str) -> Dict[str, Any]:
         data = original(name)
-        path = _main_paths.get(sys.modules.get("__main__"))  # type: ignore[arg-type]
+        path = next((path for module, path in _main_path if module() is sys.modules.get("__main__")), None)
         main_name = data.get("init_main_from_name")
         if path is not None and main_name is not None and (main_name == "__main__" or main_name.endswith(".__main__")):
             del data["init_main_from_name"]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import configparser
 import os
 import sys
-from types import ModuleType
 from typing import Callable, Iterable, List, NamedTuple, Optional, Union
 
 from .errors import ZrunError
@@ -127,16 +126,3 @@ def _open(archive: Union[str, Source]) -> Source:
 
     return ZipSource(archive)
 
-
-class _CallableModule(ModuleType):
-    """Lets ``zrun.discover(...)`` work even after ``import zrun.discover``.
-
-    Importing a submodule binds it on the package under its own name, over the
-    lazily exported function of the same name; calling the module calls it.
-    """
-
-    def __call__(self, where: Union[Where, Iterable[Where]], *, on_error: Optional[OnError] = None) -> List[Runnable]:
-        return discover(where, on_error=on_error)
-
-
-sys.modules[__name__].__class__ = _CallableModule
