@@ -26,8 +26,8 @@ DOCUMENTED = {
     "RunPathTestCase.test_zipfile": "`__cached__` is `None` for modules from zip",
     "RunPathTestCase.test_zipfile_compiled": "`__cached__` is `None` for modules from zip",
 }
-if sys.version_info < (3, 10):
-    # 3.9's runpy puts the PathLike object itself in __file__
+if sys.version_info < (3, 13):
+    # runpy before 3.13 puts the PathLike object itself in __file__
     DOCUMENTED["RunPathTestCase.test_basic_script_with_path_object"] = "accepts `bytes` and `os.PathLike` paths"
 
 
