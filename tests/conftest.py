@@ -22,6 +22,12 @@ import pytest
 import zrun
 
 SOURCE_KINDS = ["dir", "zip", "zipbytes", "memory", "frozen"]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """zrun's cache (and every CLI subprocess's) goes to a test folder, never the user's."""
+    os.environ["ZRUN_CACHE_DIR"] = str(tmp_path_factory.mktemp("zrun-cache"))
 Files = Dict[str, Union[str, bytes]]
 
 
@@ -138,11 +144,30 @@ class Launcher:
         return subprocess.run([*self.prefix, *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def shiv_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where runner.pyz extracts itself: ``SHIV_ROOT`` when given (CI's), else a test folder, never ``~/.shiv``.
+
+    Set in ``os.environ`` so every subprocess gets it, launchers the tests build themselves included.
+    """
+    root = Path(os.environ.get("SHIV_ROOT") or tmp_path_factory.mktemp("shiv-root")).resolve()
+    os.environ["SHIV_ROOT"] = str(root)
+    return root
+
+
+@pytest.fixture(scope="session")
+def cli_pyz(shiv_root: Path) -> str:
+    """``ZRUN_TEST_PYZ``, run once first: its first run extracts and compiles, and no test should time that."""
+    pyz = os.environ["ZRUN_TEST_PYZ"]
+    expect_ok(Launcher("pyz", [sys.executable, pyz])("--version"))
+    return pyz
+
+
 @pytest.fixture(params=launchers())
 def zrun_cli(request: pytest.FixtureRequest) -> Launcher:
     """Run the zrun CLI in a subprocess: ``python -m zrun`` or ``python runner.pyz``."""
     if request.param == "pyz":
-        return Launcher("pyz", [sys.executable, os.environ["ZRUN_TEST_PYZ"]])
+        return Launcher("pyz", [sys.executable, request.getfixturevalue("cli_pyz")])
     return Launcher("module", [sys.executable, "-m", "zrun"])
 
 

@@ -15,7 +15,7 @@ from typing import Any, Dict, Iterable, List, Optional, Union
 
 from .engine import Run, SourceLike, as_sources, exec_code, module_globals
 from .errors import NotRunnable
-from .finding import Location, main_details, module_details, open_location, script_code
+from .finding import Location, module_details, open_location, script_code
 from .lock import hold
 from .sysstate import SysState
 
@@ -48,11 +48,8 @@ def run_module(
         runner.search(None)
         name, spec, code = module_details(mod_name)
         module = runner.new_module(run_name or name)
-        namespace = module_globals(module, spec=spec, init_globals=init_globals)
-        if alter_sys:
-            runner.set_argv(spec.origin or name, _argv_tail())
-            sys.modules[module.__name__] = module
-        exec_code(code, module)
+        runner.set_argv(spec.origin or name, _argv_tail())
+        namespace = runner.execute(code, module, spec, init_globals=init_globals)
         return dict(namespace) if alter_sys else namespace
 
 
@@ -72,19 +69,14 @@ def run_path(
     with hold(lock_timeout, f"run path {path}"), SysState() as state:
         runner = Run(state, sources=(), alter_sys=True, replace_path0=False)
         location = _open(path)
-        module = runner.new_module(name)
-        if location.kind == "script":
-            code = script_code(path)
-            namespace = module_globals(module, spec=None, init_globals=init_globals, script=path, package=name.rpartition(".")[0])
-        else:
+        if location.kind != "script":
             runner.search(location)
             runner.set_path0(path)
-            _, spec, code = main_details(location, path)
-            namespace = module_globals(module, spec=spec, init_globals=init_globals)
+            return dict(runner.main_of(location, _argv_tail(), name, init_globals))
+        code = script_code(path)
         runner.set_argv(path, _argv_tail())
-        sys.modules[name] = module
-        exec_code(code, module)
-        return dict(namespace)
+        module = runner.new_module(name)
+        return dict(runner.execute(code, module, None, init_globals=init_globals, script=path, package=name.rpartition(".")[0]))
 
 
 def _open(path: str) -> Location:

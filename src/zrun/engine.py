@@ -151,8 +151,17 @@ class Run:
             self.state.protect([run_name])
         return module
 
-    def execute(self, code: CodeType, module: ModuleType, spec: Optional[ModuleSpec], *, script: Optional[str] = None) -> Dict[str, Any]:
-        namespace = module_globals(module, spec=spec, script=script)
+    def execute(
+        self,
+        code: CodeType,
+        module: ModuleType,
+        spec: Optional[ModuleSpec],
+        *,
+        init_globals: Optional[Dict[str, Any]] = None,
+        script: Optional[str] = None,
+        package: Optional[str] = None,
+    ) -> Dict[str, Any]:
+        namespace = module_globals(module, spec=spec, init_globals=init_globals, script=script, package=package)
         if self.alter_sys:
             sys.modules[module.__name__] = module
         self.started = True
@@ -182,14 +191,20 @@ class Run:
             code = script_code(script)
             self.set_argv(location.path, argv)
             return self.execute(code, self.new_module(run_name), None, script=script)
-        name, spec, code = main_details(location, location.path)
+        return self.main_of(location, argv, run_name)
+
+    def main_of(
+        self, location: Location, argv: Sequence[str], run_name: str, init_globals: Optional[Dict[str, Any]] = None
+    ) -> Dict[str, Any]:
+        """Run the ``__main__`` inside a directory or archive, as ``python PATH`` does."""
+        _, spec, code = main_details(location, location.path)
         self.set_argv(location.path, argv)
         module = self.new_module(run_name)
         if self.alter_sys:
             from .spawn import respawn_from_path
 
             respawn_from_path(module, os.path.abspath(location.path))
-        return self.execute(code, module, spec)
+        return self.execute(code, module, spec, init_globals=init_globals)
 
     def call(self, target: Target, argv: Sequence[str]) -> Any:
         import importlib
