@@ -275,7 +275,10 @@ def test_keyboard_interrupt_dies_of_sigint(zrun_cli: Launcher, app: Path) -> Non
         ),
         (["app.zip:cli_nosuch"], "No module named cli_nosuch"),
         (["app.zip:cli_pkg.nosuch"], "No module named cli_pkg.nosuch"),
-        (["app.zip:cli_pkg.nomain"], "No module named cli_pkg.nomain.__main__; 'cli_pkg.nomain' is a package and cannot be directly executed"),
+        (
+            ["app.zip:cli_pkg.nomain"],
+            "No module named cli_pkg.nomain.__main__; 'cli_pkg.nomain' is a package and cannot be directly executed",
+        ),
         (["app.zip:cli_pkg.funcs:nosuch"], "module 'cli_pkg.funcs' has no attribute 'nosuch'"),
         (["./empty"], "can't find '__main__' module in './empty'"),
         (["empty.zip"], "can't find '__main__' module in 'empty.zip'"),
@@ -305,7 +308,8 @@ def test_corrupt_archive(zrun_cli: Launcher, app: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["cli_nosuch", "cli_nosuch.py", "cli_pkg.show.py", "cli_pkg.nomain", "cli_pkg.nosuch", "sys", ".rel", "app.zip", "cli_pkg.__main__"]
+    "name",
+    ["cli_nosuch", "cli_nosuch.py", "cli_pkg.show.py", "cli_pkg.nomain", "cli_pkg.nosuch", "sys", ".rel", "app.zip", "cli_pkg.__main__"],
 )
 def test_dash_m_errors_like_python(zrun_cli: Launcher, app: Path, name: str) -> None:
     """``-m`` is exactly ``python -m``: the same message after the program's name, the .py hint included."""

@@ -380,7 +380,7 @@ def test_error_messages(error_path: Path, name: str, message: str) -> None:
 
 
 def test_error_from_zrun_run_too(error_path: Path) -> None:
-    with pytest.raises(zrun.NotRunnable, match="^No module named cmp_nomain.__main__; 'cmp_nomain' is a package and cannot"):
+    with pytest.raises(zrun.NotRunnable, match=r"^No module named cmp_nomain\.__main__; 'cmp_nomain' is a package and cannot"):
         zrun.run("cmp_nomain")
     with pytest.raises(zrun.NotRunnable, match=r"^Error while finding .*\. Try using 'cmp_script' instead of 'cmp_script.py'"):
         zrun.run(zrun.Target(module="cmp_script.py"))

@@ -70,7 +70,7 @@ def test_truncated_bundle(tmp_path: Path, cut: int) -> None:
     bundle = tmp_path / "app.zrf"
     zrun.FrozenSource.compile(zrun.MemorySource(APP)).dump(bundle)
     bundle.write_bytes(bundle.read_bytes()[:cut])
-    with pytest.raises(zrun.BundleError, match="app.zrf"):
+    with pytest.raises(zrun.BundleError, match=r"app\.zrf"):
         zrun.FrozenSource.load(bundle)
 
 

@@ -49,7 +49,7 @@ def held() -> Iterator[threading.Event]:
 def test_timeout_while_another_thread_runs(call: str, tmp_path: Path, held: threading.Event) -> None:
     archive = write_zip(tmp_path / "app.zip", APP)
     argv, path, modules = list(sys.argv), list(sys.path), _modules()
-    with pytest.raises(zrun.LockTimeout, match="could not run .* within 0.2 s") as info:
+    with pytest.raises(zrun.LockTimeout, match=r"could not run .* within 0\.2 s") as info:
         CALLS[call](archive, 0.2)
     assert isinstance(info.value, TimeoutError)
     assert (sys.argv, sys.path, _modules()) == (argv, path, modules)

@@ -186,7 +186,7 @@ def test_failed_start_leaves_no_trace(tmp_path: Path) -> None:
     """A run that never reaches the target's code leaves sys.modules exactly as before."""
     archive = write_zip(tmp_path / "broken.zip", {"brk_pkg/__init__.py": "import json\n", "other.py": ""})
     before = SysState(modules=True)
-    with pytest.raises(zrun.NotRunnable, match="No module named brk_pkg.missing"):
+    with pytest.raises(zrun.NotRunnable, match=r"No module named brk_pkg\.missing"):
         zrun.run(f"{archive}:brk_pkg.missing")
     assert before.diff() == []
 
