@@ -3,24 +3,38 @@
     python build_scripts/build_pyz.py [-o dist/runner.pyz] [--python SHEBANG]
 
 Runs on any CPython 3.9-3.13 and builds one archive for all of them: zrun is
-pure Python, and shiv keeps only sources (it skips ``*.pyc``), which each
-interpreter compiles for itself on first use.
+pure Python, and what only 3.9 needs (the ``importlib_resources`` backport
+zrun depends on there) ships in a directory of its own that ``zrun.pyz`` puts
+on ``sys.path`` on 3.9 only, so newer interpreters see what a ``pip install``
+would give them.
 
 The steps, each done by the tool that owns it:
 
 1. pip installs this project (``src/zrun``, built by setuptools from a copy of
-   the tree, so no ``build/`` is left behind) into a staging ``site-packages``.
+   the tree, so no ``build/`` is left behind) into a staging ``site-packages``,
+   and the 3.9 backports, at the exact versions and hashes in
+   ``pyz-backports.txt``, into its ``zrun-backports-py39`` directory.
 2. What pip wrote that depends on the machine is dropped: ``bin/zrun`` (its
    shebang names the building interpreter; the archive calls the entry point
    directly) and ``direct_url.json`` (it records the temporary path), with
-   their ``RECORD`` lines; file modes are normalised to 0644/0755.
-3. ``shiv --site-packages <staging> --reproducible -e zrun.cli:main`` writes
-   the archive, with every timestamp set to ``SOURCE_DATE_EPOCH`` or, when
-   that is unset, the date of the checked-out commit.
+   their ``RECORD`` lines, and the backports' own test suites; file modes are
+   normalised to 0644/0755.
+3. ``shiv --site-packages <staging> --reproducible --compile-pyc -e zrun.pyz:main``
+   writes the archive, with every timestamp set to ``SOURCE_DATE_EPOCH`` or,
+   when that is unset, the date of the checked-out commit.
 
-Two builds of the same tree are therefore byte-identical, and so is the shiv
-build id (a hash of the staged files), which names the cache directory
-``~/.shiv/runner.pyz_<build id>`` that the archive extracts itself to.
+The setuptools that pip builds zrun's wheel with is pinned in
+``pyz-constraints.txt``, since its version is written into the archive. Two
+builds of the same tree are therefore byte-identical, whichever of 3.9-3.13
+ran them, and so is the shiv build id (a hash of the staged files), which
+names the cache directory ``$SHIV_ROOT/runner.pyz_<build id>`` (``~/.shiv``
+by default) that the archive extracts itself to on its first run.
+
+Bytecode: shiv never puts ``*.pyc`` in an archive (it would suit one
+interpreter only). ``--compile-pyc`` makes the first run compile the whole
+extracted ``site-packages`` for the interpreter running it, so the runner
+never starts from source, even under ``PYTHONDONTWRITEBYTECODE``; another
+interpreter sharing that cache writes its own ``cpython-3X`` files on import.
 """
 
 from __future__ import annotations
@@ -42,7 +56,10 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUTPUT = ROOT / "dist" / "runner.pyz"
 DEFAULT_SHEBANG = "/usr/bin/env python3"
 # shiv's bootstrap calls this and exits with its return value, which is the target's exit status.
-ENTRY_POINT = "zrun.cli:main"
+# It clears what the bootstrap leaves behind before handing over to zrun.cli:main.
+ENTRY_POINT = "zrun.pyz:main"
+BACKPORTS_REQUIREMENTS = Path(__file__).resolve().parent / "pyz-backports.txt"
+BUILD_CONSTRAINTS = Path(__file__).resolve().parent / "pyz-constraints.txt"
 # What setuptools needs from the tree; everything else (tests, docs, build/, *.egg-info) stays out.
 PROJECT_FILES = ("pyproject.toml", "setup.cfg", "setup.py", "MANIFEST.in", "README.md", "LICENSE")
 
@@ -75,22 +92,52 @@ def copy_project(root: Path, dest: Path) -> Path:
 
 
 def pip_install(project: Path, target: Path) -> None:
-    """``pip install --target``: the project as pip installs it, without its (zero) dependencies."""
-    env = dict(os.environ)
-    env.pop("PIP_REQUIRE_VIRTUALENV", None)  # --target is not an environment; shiv does the same
+    """``pip install --target``: the project as pip installs it, without its dependencies (see :func:`pip_install_backports`)."""
     command = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
     command += ["--no-deps", "--no-compile", "--no-warn-script-location", "--target", str(target), str(project)]
-    run_step("pip install", command, env)
+    run_step("pip install", command, pip_environment())
 
 
-def prune(site_packages: Path) -> None:
-    """Drop what depends on the building machine and normalise file modes (see module docstring)."""
+def pip_install_backports(target: Path) -> None:
+    """Install what zrun needs on 3.9 into ``target``, whatever the building interpreter."""
+    command = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile", "--no-deps"]
+    command += ["--only-binary=:all:", "--python-version", "3.9", "--require-hashes", "--target", str(target)]
+    command += ["--requirement", str(BACKPORTS_REQUIREMENTS)]
+    run_step("pip install (3.9 backports)", command, pip_environment())
+
+
+def pip_environment() -> Dict[str, str]:
+    """pip's settings, with the build backend pinned (``PIP_CONSTRAINT`` reaches pip's isolated build environment)."""
+    env = dict(os.environ)
+    env.pop("PIP_REQUIRE_VIRTUALENV", None)  # --target is not an environment; shiv does the same
+    env["PIP_CONSTRAINT"] = str(BUILD_CONSTRAINTS)
+    return env
+
+
+def backports_directory(root: Path) -> str:
+    """``zrun.pyz.BACKPORTS`` of the tree being built, which ``zrun.pyz`` adds to ``sys.path`` on 3.9."""
+    spec = importlib.util.spec_from_file_location("_zrun_pyz_layout", root / "src" / "zrun" / "pyz.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    name: str = module.BACKPORTS
+    return name
+
+
+def prune(site_packages: Path, backports: Path) -> None:
+    """Drop what depends on the building machine and normalise file modes (see module docstring).
+
+    The backports' own test suites go too: never imported, and half the archive.
+    """
     shutil.rmtree(site_packages / "bin", ignore_errors=True)
-    for dist_info in site_packages.glob("*.dist-info"):
+    for tests in sorted(backports.glob("*/tests")):
+        shutil.rmtree(tests)
+    for dist_info in sorted(site_packages.rglob("*.dist-info")):
         (dist_info / "direct_url.json").unlink(missing_ok=True)
         record = dist_info / "RECORD"
         if record.is_file():
-            kept = [line for line in record.read_text(encoding="utf-8").splitlines() if _recorded_file_exists(site_packages, line)]
+            lines = record.read_text(encoding="utf-8").splitlines()
+            kept = [line for line in lines if _recorded_file_exists(dist_info.parent, line)]
             record.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
     for path in site_packages.rglob("*"):
         path.chmod(0o755 if path.is_dir() else 0o644)
@@ -107,7 +154,7 @@ def shiv(site_packages: Path, output: Path, shebang: str, epoch: Optional[str]) 
     if epoch is not None:
         env["SOURCE_DATE_EPOCH"] = epoch
     command = [sys.executable, "-m", "shiv", "--site-packages", str(site_packages), "--reproducible"]
-    command += ["--entry-point", ENTRY_POINT, "--python", shebang, "--output-file", str(output)]
+    command += ["--compile-pyc", "--entry-point", ENTRY_POINT, "--python", shebang, "--output-file", str(output)]
     run_step("shiv", command, env)
 
 
@@ -132,7 +179,9 @@ def build(output: Path = DEFAULT_OUTPUT, *, shebang: str = DEFAULT_SHEBANG, root
         project.mkdir()
         site_packages = Path(work, "site-packages")
         pip_install(copy_project(root, project), site_packages)
-        prune(site_packages)
+        backports = site_packages / backports_directory(root)
+        pip_install_backports(backports)
+        prune(site_packages, backports)
         staged = Path(work, output.name)
         shiv(site_packages, staged, shebang, source_date_epoch(root))
         partial = output.with_name(f".{output.name}.partial")
@@ -145,7 +194,8 @@ def describe(path: Path) -> str:
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     with zipfile.ZipFile(path) as archive:
         build_id = json.loads(archive.read("environment.json"))["build_id"]
-    return f"{path}: {path.stat().st_size} bytes, sha256 {digest[:16]}, shiv cache dir ~/.shiv/{path.name}_{build_id[:12]}..."
+    root = os.environ.get("SHIV_ROOT") or "~/.shiv"
+    return f"{path}: {path.stat().st_size} bytes, sha256 {digest[:16]}, extracts to {root}/{path.name}_{build_id[:12]}..."
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -154,8 +204,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         description="Build runner.pyz, zrun's command line as one shiv zipapp for CPython 3.9-3.13.",
         epilog="Timestamps come from SOURCE_DATE_EPOCH, else the commit date: two builds of one tree are byte-identical.",
     )
-    parser.add_argument("-o", "--output", type=Path, default=DEFAULT_OUTPUT, help="where to write the archive (default: %(default)s)")
-    parser.add_argument("-p", "--python", default=DEFAULT_SHEBANG, metavar="SHEBANG", help="interpreter for the #! line (default: %(default)r)")
+    parser.add_argument(
+        "-o", "--output", type=Path, default=DEFAULT_OUTPUT, metavar="PATH", help="where to write the archive (default: dist/runner.pyz)"
+    )
+    parser.add_argument(
+        "-p", "--python", default=DEFAULT_SHEBANG, metavar="SHEBANG", help="interpreter for the #! line (default: %(default)r)"
+    )
     args = parser.parse_args(argv)
     try:
         path = build(args.output, shebang=args.python)

@@ -22,6 +22,7 @@ from types import ModuleType
 from typing import Any, Dict, Iterator, List, Optional
 
 import pytest
+
 from conftest import Launcher, expect_ok, write_tree, write_zip
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,14 +39,7 @@ def _load_builder() -> ModuleType:
 
 build_pyz = _load_builder()
 
-#: What shiv's bootstrap leaves behind (SHIV_* settings, its ``_bootstrap``
-#: modules) reaches the target unless the archive's entry point clears it;
-#: ``zrun.cli:main`` does not (see ``build_scripts/build_pyz.py``).
-needs_pyz_entry_point = pytest.mark.xfail(
-    build_pyz.ENTRY_POINT == "zrun.cli:main",
-    strict=True,
-    reason="zrun.cli:main runs with shiv's leftovers; needs a pyz entry point that clears them",
-)
+BACKPORTS = build_pyz.backports_directory(ROOT)
 
 PROBE = """\
 import json, os, sys
@@ -60,6 +54,15 @@ print(json.dumps({
     "globals": sorted(globals()),
     "archive_on_path": [entry for entry in sys.path if entry.endswith(".pyz")],
 }))
+"""
+
+RESOURCES = """\
+import sys
+if sys.version_info < (3, 10):
+    import importlib_resources as resources
+else:
+    import importlib.resources as resources
+print(resources.files("pkg").joinpath("data.txt").read_text(), [entry.rpartition("/")[2] for entry in sys.path if "backports" in entry])
 """
 
 POOL = """\
@@ -80,13 +83,24 @@ APP = {
     "pkg/pool.py": POOL,
     "pkg/fail.py": "raise ValueError('boom')\n",
     "pkg/exits.py": "import sys\nsys.exit(int(sys.argv[1]))\n",
-    "pkg/funcs.py": "def three():\n    return 3\n",
+    "pkg/funcs.py": (
+        "import json, sys\n\n"
+        "def three():\n    return 3\n\n"
+        "def main_names():\n    print(json.dumps(sorted(vars(sys.modules['__main__']))))\n"
+    ),
     "pkg/child_env.py": (
         "import subprocess, sys\n"
         "code = 'import json, os; print(json.dumps(sorted(k for k in os.environ if k.startswith(\"SHIV_\"))))'\n"
         "sys.exit(subprocess.call([sys.executable, '-c', code]))\n"
     ),
     "pkg/modules.py": "import json, sys\nprint(json.dumps(sorted(m for m in sys.modules if m.partition('.')[0] == '_bootstrap')))\n",
+    "pkg/child_pythonpath.py": (
+        "import subprocess, sys\n"
+        "sys.exit(subprocess.call([sys.executable, '-c', 'import os; print(os.environ.get(\"PYTHONPATH\"))']))\n"
+    ),
+    "pkg/resources.py": RESOURCES,
+    "pkg/path.py": "import json, sys\nprint(json.dumps(sys.path))\n",
+    "pkg/data.txt": "data",
 }
 
 
@@ -109,11 +123,6 @@ def runner_pyz(request: pytest.FixtureRequest) -> Path:
     """``ZRUN_TEST_PYZ`` when given (CI's own build), else :func:`built_pyz`."""
     given = os.environ.get("ZRUN_TEST_PYZ")
     return Path(given).resolve() if given else request.getfixturevalue("built_pyz")
-
-
-@pytest.fixture(scope="session")
-def shiv_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("shiv-root")
 
 
 @pytest.fixture(scope="session")
@@ -145,12 +154,14 @@ class PyzLauncher(Launcher):
 
     extra_env: Dict[str, str] = field(default_factory=dict)
 
-    def __call__(self, *args: str, cwd: Any = None, env: Optional[Dict[str, str]] = None, timeout: float = 120) -> "subprocess.CompletedProcess[str]":
+    def __call__(
+        self, *args: str, cwd: Any = None, env: Optional[Dict[str, str]] = None, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
         return super().__call__(*args, cwd=cwd, env={**self.extra_env, **(env or {})}, timeout=timeout)
 
 
-def observe(launcher: Launcher, *args: str, cwd: Path) -> Dict[str, Any]:
-    observed: Dict[str, Any] = json.loads(expect_ok(launcher(*args, cwd=cwd)))
+def observe(launcher: Launcher, *args: str, cwd: Path, env: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
+    observed: Dict[str, Any] = json.loads(expect_ok(launcher(*args, cwd=cwd, env=env)))
     return observed
 
 
@@ -187,12 +198,17 @@ def test_no_runner_globals_leak_into_the_target(pyz: Launcher, app_dir: Path) ->
     assert names == module_names | {"json", "os", "sys", "main"}
 
 
-@needs_pyz_entry_point
+def test_a_function_target_sees_no_shiv_globals_in_main(pyz: Launcher, app_dir: Path) -> None:
+    """A ``module:function`` target runs under the runner's own ``__main__``, which shiv's ``__main__.py`` filled."""
+    names = json.loads(expect_ok(pyz("app.zip:pkg.funcs:main_names", cwd=app_dir)))
+    assert "__spec__" in names
+    assert [name for name in names if not name.startswith("__")] == []  # shiv's __main__.py left _bootstrap
+
+
 def test_shiv_bootstrap_modules_are_not_the_targets(pyz: Launcher, app_dir: Path) -> None:
     assert json.loads(expect_ok(pyz("app.zip:pkg.modules", cwd=app_dir))) == []
 
 
-@needs_pyz_entry_point
 def test_a_shiv_app_as_target_uses_its_own_bootstrap(pyz: Launcher, module: Launcher, tmp_path: Path) -> None:
     files = {"__main__.py": "import _bootstrap\n_bootstrap.bootstrap()\n", "_bootstrap/__init__.py": "def bootstrap():\n    print('own')\n"}
     write_zip(tmp_path / "other.pyz", files)
@@ -253,10 +269,31 @@ def test_shiv_entry_point_variables_do_not_reach_children(pyz: Launcher, app_dir
     assert child_shiv_variables(pyz, app_dir, env) == ["SHIV_ROOT"]
 
 
-@needs_pyz_entry_point
 def test_shiv_runner_settings_do_not_reach_children(pyz: Launcher, app_dir: Path) -> None:
     """Settings for the runner's extraction are the runner's; SHIV_ROOT (where caches live) stays."""
     assert child_shiv_variables(pyz, app_dir, RUNNER_SETTINGS) == ["SHIV_ROOT"]
+
+
+def child_pythonpath(pyz: Launcher, app_dir: Path, env: Dict[str, str]) -> Optional[str]:
+    lines = expect_ok(pyz("app.zip:pkg.child_pythonpath", cwd=app_dir, env=env)).splitlines()
+    return None if lines == ["None"] else lines[0]
+
+
+@pytest.mark.parametrize("pythonpath", [None, "elsewhere"])
+def test_extended_pythonpath_does_not_reach_children(pythonpath: Optional[str], pyz: Launcher, app_dir: Path) -> None:
+    """``SHIV_EXTEND_PYTHONPATH`` puts the runner's site-packages on ``PYTHONPATH`` for its children; the target's get theirs."""
+    env = {"SHIV_EXTEND_PYTHONPATH": "1", **({"PYTHONPATH": str(app_dir / pythonpath)} if pythonpath else {})}
+    expected = str(app_dir / pythonpath) if pythonpath else None
+    assert child_pythonpath(pyz, app_dir, env) == expected
+
+
+def test_prepended_path_comes_after_the_targets_entry(pyz: Launcher, module: Launcher, app_dir: Path) -> None:
+    """``SHIV_PREPEND_PYTHONPATH`` goes before the archive; the target's entry must still replace the archive."""
+    prepended = str(app_dir / "prepended")
+    seen = observe(pyz, "app.zip:pkg.probe", "a", cwd=app_dir, env={"SHIV_PREPEND_PYTHONPATH": prepended})
+    assert seen == observe(module, "app.zip:pkg.probe", "a", cwd=app_dir)
+    listed = json.loads(expect_ok(pyz("app.zip:pkg.path", cwd=app_dir, env={"SHIV_PREPEND_PYTHONPATH": prepended})))
+    assert listed[:2] == [str(app_dir / "app.zip"), prepended]
 
 
 @pytest.mark.parametrize("args", [["app.zip:pkg.pool"], ["-m", "pkg.pool"]], ids=["archive-module", "dash-m"])
@@ -304,16 +341,38 @@ def test_runs_on_every_supported_interpreter(minor: int, runner_pyz: Path, shiv_
         assert seen["path0"] == str(app_dir / "app.zip")
 
 
-def test_archive_holds_sources_only(runner_pyz: Path) -> None:
-    """No version-specific bytecode inside: each interpreter compiles (and caches) for itself."""
+def test_archive_holds_sources_and_compiles_them_on_extraction(runner_pyz: Path) -> None:
+    """No version-specific bytecode inside; the first run compiles for its interpreter (shiv's ``compile_pyc``)."""
     with zipfile.ZipFile(runner_pyz) as archive:
         names = archive.namelist()
         environment = json.loads(archive.read("environment.json"))
     assert not [name for name in names if name.endswith(".pyc") or "__pycache__" in name]
-    assert "site-packages/zrun/cli.py" in names
+    expected = {"site-packages/zrun/cli.py", "site-packages/zrun/pyz.py", f"site-packages/{BACKPORTS}/importlib_resources/__init__.py"}
+    assert expected <= set(names)
     assert not [name for name in names if name.startswith("site-packages/bin/") or name.endswith("direct_url.json")]
-    assert environment["entry_point"] == build_pyz.ENTRY_POINT
-    assert environment["reproducible"] and not environment["compile_pyc"]
+    assert not [name for name in names if "/tests/" in name]
+    assert environment["entry_point"] == build_pyz.ENTRY_POINT == "zrun.pyz:main"
+    assert environment["reproducible"] and environment["compile_pyc"]
+
+
+def test_first_run_leaves_bytecode_for_every_module(runner_pyz: Path, tmp_path: Path, app_dir: Path) -> None:
+    """Even where the interpreter writes none itself, the runner never starts from source again."""
+    root = tmp_path / "cache"
+    expect_ok(pyz_launcher(sys.executable, runner_pyz, root)("app.zip:pkg.probe", cwd=app_dir, env={"PYTHONDONTWRITEBYTECODE": "1"}))
+    package = next(root.glob(f"{runner_pyz.name}_*")) / "site-packages" / "zrun"
+    tag = sys.implementation.cache_tag
+    missing = [path.name for path in package.glob("*.py") if not (package / "__pycache__" / f"{path.stem}.{tag}.pyc").is_file()]
+    assert missing == []
+
+
+@pytest.mark.parametrize("minor", [9, 10, 11, 12, 13], ids=lambda minor: f"3.{minor}")
+def test_resources_and_backports_on_every_interpreter(minor: int, runner_pyz: Path, shiv_root: Path, app_dir: Path) -> None:
+    """3.9 gets the ``importlib_resources`` backport zrun depends on there; 3.10+ do not see it, as after a pip install."""
+    python = sys.executable if sys.version_info[:2] == (3, minor) else find_python(minor)
+    if python is None:
+        pytest.skip(f"no CPython 3.{minor} on this machine")
+    result = pyz_launcher(python, runner_pyz, shiv_root)("app.zip:pkg.resources", cwd=app_dir)
+    assert expect_ok(result) == f"data {[BACKPORTS] if minor == 9 else []}\n"
 
 
 def test_extracts_into_shiv_root(runner_pyz: Path, tmp_path: Path, app_dir: Path) -> None:
