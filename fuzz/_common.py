@@ -1,11 +1,10 @@
-"""What the harnesses share: the seed corpus, the tolerated known bugs, the instrumented imports."""
+"""What the harnesses share: zrun from this checkout, and the seed corpus."""
 
 from __future__ import annotations
 
 import os
 import sys
 from pathlib import Path
-from typing import Tuple
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -23,10 +22,3 @@ def write_seeds(folder: str) -> int:
             stream.write(blob)
         count += 1
     return count
-
-
-def tolerated() -> Tuple[type, ...]:
-    """Raw exceptions of reported zrun bugs, while their reproducers in tests/hostile.py still fail."""
-    import hostile
-
-    return tuple(kind for kind in (OverflowError, ValueError, OSError) if hostile.reproduces(kind))

@@ -19,20 +19,13 @@ with atheris.instrument_imports(include=["zrun"]):
     from zrun.errors import TargetError
     from zrun.target import Target, parse
 
-try:
-    parse(".m:f")
-    RELATIVE_FUNC_BUG = True  # reported: '.m:f' should be a usage error (tests/test_hostile.py)
-except TargetError:
-    RELATIVE_FUNC_BUG = False
-
-
 def check(target: Target, *, parsed: bool = True) -> None:
     """``parsed``: from the grammar, so it must print back to itself (``-m NAME`` takes any NAME, as python -m does)."""
     if not isinstance(target, Target) or not (target.location or target.module):
         raise AssertionError(f"not a usable target: {target!r}")
     if not parsed:
         return
-    if target.module and target.module.startswith(".") and (target.location or (target.func and not RELATIVE_FUNC_BUG)):
+    if target.module and target.module.startswith(".") and (target.location or target.func):
         raise AssertionError(f"relative module in a compound target: {target!r}")
     if parse(str(target)) != target:
         raise AssertionError(f"{target!r} prints as {str(target)!r}, which parses differently")

@@ -12,6 +12,7 @@ import io
 import os
 import subprocess
 import sys
+import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,10 +25,19 @@ import zrun
 SOURCE_KINDS = ["dir", "zip", "zipbytes", "memory", "frozen"]
 
 
-@pytest.fixture(autouse=True, scope="session")
-def private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
-    """zrun's cache (and every CLI subprocess's) goes to a test folder, never the user's."""
-    os.environ["ZRUN_CACHE_DIR"] = str(tmp_path_factory.mktemp("zrun-cache"))
+_PRIVATE_CACHE = tempfile.TemporaryDirectory(prefix="zrun-test-cache-")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """zrun's cache (and every CLI subprocess's) is a test folder, never the user's.
+
+    Set before collection: some test modules run zrun while they are imported.
+    """
+    os.environ["ZRUN_CACHE_DIR"] = _PRIVATE_CACHE.name
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    _PRIVATE_CACHE.cleanup()
 Files = Dict[str, Union[str, bytes]]
 
 

@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, Iterator, List, Optional, Tuple, Type, TypeVar, Union
 
-import zrun
 from zrun.errors import ArchiveError, ArchiveNotFound, CorruptArchive, NotAnArchive, NotRunnable, UnsupportedMember
 
 TARGET = "pkg.mod"
@@ -436,7 +435,6 @@ for _label, _prefix in (("names with ..", b"../"), ("absolute names", b"/"), ("b
         "Unsafe names are refused at indexing, so the archive holds nothing importable; the message says what was refused.",
         words=("No module named 'pkg'", "refused"),
         names_archive=True,
-        known_bug="'No module named pkg' does not name the archive nor the members it refused as unsafe",
     )(_only_under(_prefix))
 
 
@@ -617,7 +615,6 @@ def _z64_cd_offset() -> bytes:
     CorruptArchive,
     "The locator's record offset is a 64-bit number that must be checked against the file size before seeking.",
     words=("ZIP64",),
-    known_bug="the locator offset is seeked to unchecked: raw OSError (EINVAL) or ValueError escapes Archive.open",
 )
 def _z64_locator(offset: int = U64) -> bytes:
     blob = zip64_member(MAIN, GOOD[MAIN].encode())
@@ -632,7 +629,6 @@ def _z64_locator(offset: int = U64) -> bytes:
     "A 64-bit local-header offset past the end of the file.",
     member=MAIN,
     words=("local header",),
-    known_bug="an offset beyond the seekable range is seeked to unchecked: raw ValueError ('cannot fit int') escapes Archive.read",
 )
 def _z64_offset() -> bytes:
     return zip64_member(MAIN, GOOD[MAIN].encode(), offset=U64)
@@ -643,7 +639,6 @@ def _z64_offset() -> bytes:
     UnsupportedMember,
     "A declared size too large for a C ssize_t (or any memory) is refused by size, not passed to the decompressor.",
     member=MAIN,
-    known_bug="declared size + 1 is passed as zlib's max_length: raw OverflowError escapes Archive.read",
 )
 def _z64_size() -> bytes:
     return zip64_member(MAIN, GOOD[MAIN].encode(), size=U64)
@@ -747,7 +742,6 @@ add(
     "Opening a FIFO for reading blocks until a writer comes: zrun must not wait, and a FIFO is no archive.",
     words=("not a regular file",),
     skip=None if hasattr(os, "mkfifo") else "no FIFOs here",
-    known_bug="zrun.frozen.is_bundle() opens the path with a blocking open(): the run hangs forever on a FIFO",
 )
 
 
@@ -775,40 +769,6 @@ add(
 
 def by_name() -> Dict[str, Case]:
     return {c.name: c for c in CASES}
-
-
-# --- known bugs, for tests that must tolerate them only while they last ------------------------
-
-
-def reproduces(exc_type: Type[BaseException]) -> bool:
-    """Whether a raw ``exc_type`` still escapes zrun on the corpus case that shows it."""
-    # (a seek to 2**64 - 1 raises ValueError; one to 2**63 - 1 succeeds and the read raises EINVAL)
-    makers: Dict[Type[BaseException], Callable[[], bytes]] = {
-        OverflowError: _z64_size,
-        ValueError: _z64_offset,
-        OSError: lambda: _z64_locator(2**63 - 1),
-    }
-    make = makers.get(exc_type)
-    if make is None:
-        return False
-    import tempfile
-
-    from zrun.archive import Archive
-
-    blob = make()
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder, "probe.zip")
-        path.write_bytes(blob)
-        for opener in (lambda: Archive.from_bytes(blob), lambda: Archive.open(path)):
-            try:
-                opener().read(MAIN)
-            except exc_type as exc:
-                if not isinstance(exc, zrun.ZrunError):
-                    return True
-            except Exception:
-                pass
-        Archive.forget(path)
-    return False
 
 
 # --- seeds for the fuzzers ---------------------------------------------------------------------

@@ -27,8 +27,8 @@ import hostile
 import zrun
 from conftest import SRC, Launcher
 from hostile import Case
-from zrun.archive import Archive, clear_cache
-from zrun.errors import ArchiveError, UnsupportedMember, ZrunError
+from zrun.archive import MAX_MEMBER_SIZE, Archive, clear_cache, max_member_size
+from zrun.errors import ArchiveError, NotRunnable, UnsupportedMember, ZrunError
 
 
 def params() -> List[Any]:
@@ -274,8 +274,6 @@ def test_memory_cap_leaves_room_for_a_normal_run(tmp_path: Path) -> None:
 
 @needs_rlimit
 @pytest.mark.parametrize("via", ["library", "cli"])
-@pytest.mark.xfail(
-    strict=True, reason="zrun bug: no size limit; a member that honestly declares 4 GiB is inflated into memory (MemoryError)")
 def test_honest_bomb_is_refused_before_inflating(tmp_path: Path, via: str) -> None:
     """~4 MB on disk, 4 GiB declared and inflated: refused by size, before a byte is allocated."""
     archive = tmp_path / "bomb.zip"
@@ -302,15 +300,56 @@ def test_honest_bomb_is_refused_before_inflating(tmp_path: Path, via: str) -> No
     assert hostile.MAIN in result.stdout + result.stderr
 
 
+def test_member_size_limit_is_configurable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``ZRUN_MAX_MEMBER_SIZE`` lowers (or raises) the limit, read at each read; a bad value is an error, not ignored."""
+    path = tmp_path / "app.zip"
+    path.write_bytes(hostile.good_zip())
+    archive = Archive.open(path)
+    size = len(hostile.GOOD[hostile.MAIN])
+    monkeypatch.setenv("ZRUN_MAX_MEMBER_SIZE", str(size))
+    assert archive.read(hostile.MAIN) == hostile.GOOD[hostile.MAIN].encode()  # the limit itself is allowed
+    monkeypatch.setenv("ZRUN_MAX_MEMBER_SIZE", str(size - 1))
+    with pytest.raises(UnsupportedMember, match=f"declares {size} bytes, over the {size - 1}-byte limit") as info:
+        archive.read(hostile.MAIN)
+    assert (info.value.path, info.value.member) == (str(path), hostile.MAIN)
+    for bad in ("lots", "-1", "1.5"):
+        monkeypatch.setenv("ZRUN_MAX_MEMBER_SIZE", bad)
+        with pytest.raises(ArchiveError, match="ZRUN_MAX_MEMBER_SIZE"):
+            archive.read(hostile.MAIN)
+    monkeypatch.delenv("ZRUN_MAX_MEMBER_SIZE")
+    assert max_member_size() == MAX_MEMBER_SIZE == 1 << 30
+
+
+# --- what is not a regular file is never opened in a way that blocks ---------------------------
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+@pytest.mark.parametrize("name", ["app.zrf", "app.zip", "app.pyz"])
+def test_fifo_is_refused_without_blocking(name: str, tmp_path: Path) -> None:
+    """Every way in: the bundle sniffer, the bundle loader, the zip source; each says what the path is."""
+    from zrun.frozen import FrozenSource, is_bundle
+    from zrun.zipsource import ZipSource
+
+    fifo = tmp_path / name
+    os.mkfifo(fifo)
+    with _Unblock(fifo) as unblock:
+        assert not is_bundle(str(fifo))
+        with pytest.raises(ArchiveError, match="not a regular file"):
+            FrozenSource.load(fifo)
+        with pytest.raises(ArchiveError, match="not a regular file"):
+            ZipSource(str(fifo))
+        with pytest.raises(ArchiveError, match="not a regular file"):
+            ZipSource(f"{fifo}/inner")
+    assert not unblock.had_to, "something blocked opening the FIFO"
+
+
 # --- targets that are not even parsed: usage errors ------------------------------------------
 
 
 @pytest.mark.parametrize(
     "target",
     [
-        ":", "a:b:c:d", ":pkg", "app.zip:", "app.zip:1bad", "pkg:not-a-func", "", " ", "x.zip:.rel",
-        pytest.param(".rel:main", marks=pytest.mark.xfail(
-            strict=True, reason="zrun bug: '.rel:main' parses, then importlib.import_module('.rel') raises a raw TypeError")),
+        ":", "a:b:c:d", ":pkg", "app.zip:", "app.zip:1bad", "pkg:not-a-func", "", " ", "x.zip:.rel", ".rel:main",
     ],
 )
 def test_bad_target_is_a_usage_error(target: str, zrun_cli: Launcher, tmp_path: Path) -> None:
@@ -326,11 +365,7 @@ def test_bad_target_is_a_usage_error(target: str, zrun_cli: Launcher, tmp_path: 
 # from memory and from a file, as fuzz/fuzz_archive.py does.
 
 FUZZ_REGRESSIONS = [
-    pytest.param(
-        "UFBLBgcAAAAA/////////38BAAAAUEsFBv///wAsSwwAAAD/////AAD/AAA=",
-        id="zip64 locator at 2**63-1",
-        marks=pytest.mark.xfail(strict=True, reason="zrun bug: the ZIP64 locator's offset is seeked to unchecked (raw OSError EINVAL)"),
-    ),
+    pytest.param("UFBLBgcAAAAA/////////38BAAAAUEsFBv///wAsSwwAAAD/////AAD/AAA=", id="zip64 locator at 2**63-1"),
 ]
 
 
@@ -347,3 +382,16 @@ def test_fuzz_regression(encoded: str, tmp_path: Path) -> None:
         for member in list(archive.members):
             with contextlib.suppress(ArchiveError):
                 archive.read(member)
+
+
+@pytest.mark.parametrize("name", ["names with .. only", "absolute names only"])
+def test_refusals_named_for_function_targets(name: str, tmp_path: Path) -> None:
+    """``archive:module:function`` imports the module; its "No module named" says what was refused too."""
+    location = hostile.by_name()[name].build(tmp_path)
+    everything = zrun.SysState(modules=True)
+    with pytest.raises(NotRunnable) as info:
+        zrun.run(f"{location}:{hostile.TARGET}:main")
+    message = str(info.value)
+    assert message.startswith(f"No module named {hostile.TARGET};"), message
+    assert str(location) in message and "refused" in message, message
+    assert everything.diff() == []

@@ -142,7 +142,6 @@ def test_archive_is_closed_when_a_run_fails(tmp_path: Path, clean_sys: Any) -> N
 
 
 @needs_proc
-@pytest.mark.xfail(strict=True, reason="zrun bug: zrun.archive._open leaks the descriptor (and raises a raw OSError) when fstat fails")
 def test_descriptor_closed_when_fstat_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     archive = write_zip(tmp_path / "app.zip", PACKAGE)
 
@@ -225,21 +224,34 @@ def tree_of(root: Path) -> Dict[str, int]:
     return {str(path.relative_to(root)): path.stat().st_mtime_ns for path in root.rglob("*")}
 
 
-def test_runs_from_archives_write_nothing(
-    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, isolated_env: Dict[str, str], zrun_cli: Launcher
+@pytest.mark.parametrize("cache", ["on", "off"])
+def test_runs_from_archives_write_only_to_the_cache(
+    cache: str, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, isolated_env: Dict[str, str], zrun_cli: Launcher
 ) -> None:
-    """zrun has no cache yet, so a run from an archive may write nowhere: not beside it, not in $HOME, not in $TMPDIR.
+    """A run from an archive writes nowhere but zrun's cache: not beside it, not in $HOME, not in $TMPDIR.
 
-    (The runner.pyz launcher is a shiv app that extracts itself on first run: that is the
-    launcher's install step, not the run's, so its SHIV_ROOT lies outside the watched tree.)
+    With ``ZRUN_NO_CACHE=1`` it writes nothing at all. (The runner.pyz launcher is a
+    shiv app that extracts itself on first run: that is the launcher's install step,
+    not the run's, so its SHIV_ROOT lies outside the watched tree.)
     """
     (tmp_path / "tmp").mkdir()
     archive = write_zip(tmp_path / "app.zip", PACKAGE)
     crc = hostile.by_name()["bad CRC"].build(tmp_path / "home")
     before = tree_of(tmp_path)
-    env = {**isolated_env, "PYTHONDONTWRITEBYTECODE": "", "SHIV_ROOT": str(tmp_path_factory.mktemp("shiv-root"))}
+    env = {
+        **isolated_env,
+        "PYTHONDONTWRITEBYTECODE": "",
+        "SHIV_ROOT": str(tmp_path_factory.mktemp("shiv-root")),
+        "ZRUN_CACHE_DIR": str(tmp_path / "cache"),
+        "ZRUN_NO_CACHE": "1" if cache == "off" else "",
+    }
     assert zrun_cli(f"{archive}:pkg.mod", cwd=tmp_path, env=env).returncode == 0
     assert zrun_cli(str(archive), cwd=tmp_path, env=env).returncode == 0
     assert zrun_cli(f"{archive}:pkg.boom", cwd=tmp_path, env=env).returncode == 1
     assert zrun_cli(f"{crc}:pkg.mod", cwd=tmp_path, env=env).returncode == 1
-    assert tree_of(tmp_path) == before
+    after = tree_of(tmp_path)
+    changed = sorted(name for name in set(before) | set(after) if before.get(name) != after.get(name))
+    outside = [name for name in changed if name != "cache" and not name.startswith("cache" + os.sep)]
+    assert outside == []
+    if cache == "off":
+        assert changed == []

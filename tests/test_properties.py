@@ -93,8 +93,7 @@ def trees(draw: st.DrawFn) -> Tree:
     # A name may not be both a module and a package of the same parent (pkg/sub.py beside pkg/sub/).
     package_paths = {m.package[:depth] for m in modules for depth in range(1, len(m.package) + 1)}
     assume(all((*m.package, m.name) not in package_paths for m in modules))
-    # "\r" only once zrun reads resource text with universal newlines (test_resource_text_newlines).
-    characters = st.characters(blacklist_categories=("Cs",), blacklist_characters="" if UNIVERSAL_NEWLINES else "\r")
+    characters = st.characters(blacklist_categories=("Cs",))  # "\r" too: resource text has universal newlines
     text = st.text(alphabet=characters, max_size=20)
     data = draw(st.dictionaries(st.tuples(packages, st.sampled_from(["a.txt", "b.dat", "c.json"])), text, max_size=3))
     main_package = draw(st.sampled_from(sorted({(), *{m.package for m in modules}})))
@@ -195,18 +194,7 @@ def _resource_text_has_universal_newlines() -> bool:
     return zrun.run("probe_nl.m", sources=[module], isolate=True, alter_sys=False)["T"] == "a\nb\nc"
 
 
-def _relative_module_with_function_parses() -> bool:
-    """``.mod:func`` should be a usage error; while it parses, the run raises a raw TypeError."""
-    try:
-        parse(".mod:func")
-    except TargetError:
-        return False
-    return True
-
-
-RELATIVE_FUNC_BUG = _relative_module_with_function_parses()
 ZIP_CACHED_IS_NONE = _zip_cached_is_none()
-UNIVERSAL_NEWLINES = _resource_text_has_universal_newlines()
 
 
 @examples(40)
@@ -249,13 +237,11 @@ def test_trees_run_like_runpy(tree: Tree) -> None:
                 assert got["__file__"] is None and got["__cached__"] is None
 
 
-@pytest.mark.xfail(strict=True, reason="zrun bug: ModuleSpec.cached recomputes a __pycache__ path inside the archive")
 def test_zip_module_cached_is_none() -> None:
     """Found by test_trees_run_like_runpy: the loader sets ``spec.cached = None``, but ``ModuleSpec`` derives one."""
     assert _zip_cached_is_none()
 
 
-@pytest.mark.xfail(strict=True, reason="zrun bug: SourceTraversable.read_text skips universal newlines")
 def test_resource_text_newlines() -> None:
     """Found by test_trees_run_like_runpy: a data file with \\r\\n reads back differently from disk."""
     assert _resource_text_has_universal_newlines()
@@ -284,7 +270,7 @@ def check_target(text: str) -> None:
     if target.module is not None:
         assert is_module_name(target.module)
         if target.module.startswith("."):  # left for runpy's own "Relative module names not supported"
-            assert target.location is None and (target.func is None or RELATIVE_FUNC_BUG)
+            assert target.location is None and target.func is None
     if target.func is not None:
         assert target.module is not None
         assert all(part.isidentifier() for part in target.func.split("."))
@@ -318,18 +304,6 @@ def test_cli_parser_gives_a_command_or_a_usage_error(argv: List[str]) -> None:
 SEEDS = dict(hostile.seeds())
 SEED_NAMES = sorted(SEEDS)
 INTERESTING = [0, 1, 0x7F, 0x80, 0xFF, 0xFFFF, 0x7FFFFFFF, 0xFFFFFFFF, 0xFFFFFFFE, 2**63 - 1, 2**64 - 1]
-
-
-def tolerated() -> Tuple[type, ...]:
-    """Raw exceptions from known, reported zrun bugs: tolerated only while their reproducer still fails.
-
-    Each has a strict xfail in test_hostile.py; once the fix lands the reproducer
-    stops failing and this tuple empties itself, so the property is exact again.
-    """
-    return tuple(kind for kind in (OverflowError, ValueError, OSError) if hostile.reproduces(kind))
-
-
-TOLERATED = tolerated()
 
 
 @st.composite
@@ -374,8 +348,6 @@ def check_archive(blob: bytes, folder: str) -> None:
                     assert len(data) == archive.members[name].size
         except ArchiveError as exc:
             assert str(exc)
-        except TOLERATED:
-            pass
 
 
 @pytest.fixture(scope="module")

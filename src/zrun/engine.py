@@ -14,7 +14,7 @@ import sys
 from types import ModuleType
 
 from .errors import NotRunnable
-from .finding import absolute, evict, main_details, module_details, open_location, script_code
+from .finding import absolute, evict, main_details, module_details, open_location, script_code, searched_sources, with_refusals
 from .loader import ModuleLoader, SearchFirst, path_hook
 from .source import Source
 from .sysstate import SYS_LOCK, SysState
@@ -214,7 +214,8 @@ class Run:
             module = importlib.import_module(target.module)
         except ModuleNotFoundError as exc:
             if exc.name and (target.module == exc.name or target.module.startswith(exc.name + ".")):
-                raise NotRunnable(f"No module named {target.module}", name=target.module) from None
+                message = with_refusals(f"No module named {target.module}", searched_sources())
+                raise NotRunnable(message, name=target.module) from None
             raise
         spec = getattr(module, "__spec__", None)
         self.set_argv(getattr(spec, "origin", None) or target.module, argv)

@@ -22,7 +22,7 @@ TYPE_CHECKING = False  # typing costs milliseconds at start-up; only checkers ne
 if TYPE_CHECKING:
     from importlib.machinery import ModuleSpec
     from types import CodeType
-    from typing import List, Optional, Tuple, Union
+    from typing import Iterable, List, Optional, Tuple, Union
 
     Details = Tuple[str, ModuleSpec, CodeType]
 
@@ -129,9 +129,9 @@ def module_details(mod_name: str) -> Details:
         message = f"Error while finding module specification for {mod_name!r} ({type(exc).__name__}: {exc})"
         if mod_name.endswith(".py"):
             message += f". Try using '{mod_name[:-3]}' instead of '{mod_name}' as the module name."
-        raise NotRunnable(message, name=mod_name) from exc
+        raise NotRunnable(with_refusals(message, searched_sources()), name=mod_name) from exc
     if spec is None:
-        raise NotRunnable(f"No module named {mod_name}", name=mod_name)
+        raise NotRunnable(with_refusals(f"No module named {mod_name}", searched_sources()), name=mod_name)
     if spec.submodule_search_locations is not None:
         if mod_name == "__main__" or mod_name.endswith(".__main__"):
             raise NotRunnable("Cannot use package as __main__ module", name=mod_name)
@@ -148,10 +148,35 @@ def main_details(location: Location, display: str) -> Details:
     """The ``__main__`` of a directory or archive, looked up inside it only."""
     spec = location.find("__main__")
     if spec is None:
-        raise NotRunnable(f"can't find '__main__' module in {display!r}", name="__main__")
+        raise NotRunnable(with_refusals(f"can't find '__main__' module in {display!r}", [location.source]), name="__main__")
     if spec.submodule_search_locations is not None:
         raise NotRunnable("Cannot use package as __main__ module", name="__main__")
     return "__main__", spec, _code_of(spec, "__main__")
+
+
+def searched_sources() -> List[Source]:
+    """The sources zrun's finders on ``sys.meta_path`` search first: a run's location and ``sources``."""
+    return [entry for finder in sys.meta_path if isinstance(finder, SearchFirst) for entry in finder.entries if isinstance(entry, Source)]
+
+
+def with_refusals(message: str, sources: Iterable[Optional[Source]]) -> str:
+    """``message`` (runpy's words), then which of ``sources`` refused member names as unsafe.
+
+    An archive whose ``pkg/`` members are all named ``../pkg/...`` holds no
+    ``pkg`` once they are refused at indexing; runpy's "No module named" alone
+    would send the user looking for a typo instead of at the archive.
+    """
+    from .zipsource import ZipSource
+
+    notes = [message]
+    for source in sources:
+        if isinstance(source, ZipSource) and source.archive.refused:
+            refused, where = source.archive.refused, source.archive.path
+            if len(refused) == 1:
+                notes.append(f"{where} refused member name {refused[0]!r} as unsafe")
+            else:
+                notes.append(f"{where} refused {len(refused)} member names as unsafe, such as {refused[0]!r}")
+    return "; ".join(notes)
 
 
 def _code_of(spec: ModuleSpec, mod_name: str) -> CodeType:

@@ -7,7 +7,9 @@ bytecode version can crash the interpreter rather than fail cleanly.
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import struct
 import sys
 from importlib.util import MAGIC_NUMBER
@@ -25,12 +27,32 @@ _TAG = (sys.implementation.cache_tag or "").encode("ascii")
 
 
 def is_bundle(path: str) -> bool:
-    """True when ``path`` starts with the bundle signature."""
+    """True when ``path`` is a regular file that starts with the bundle signature.
+
+    Asked of every location before it is tried as a zip, so it must not block:
+    a plain ``open()`` of a FIFO waits for a writer forever.
+    """
     try:
-        with open(path, "rb") as stream:
-            return stream.read(len(BUNDLE_MAGIC)) == BUNDLE_MAGIC
+        return _read_regular(path, len(BUNDLE_MAGIC)) == BUNDLE_MAGIC
     except OSError:
         return False
+
+
+def _read_regular(path: str, size: int = -1) -> bytes:
+    """Up to ``size`` bytes (all if negative) of a regular file, opened without blocking.
+
+    Anything else (a FIFO, a device, a directory) is an ``OSError``, checked on
+    the opened descriptor so the file cannot be swapped between check and read.
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", path)
+    except BaseException:
+        os.close(fd)
+        raise
+    with open(fd, "rb") as stream:
+        return stream.read(size)
 
 
 def module_name(entry: str) -> str:
@@ -84,8 +106,7 @@ class FrozenSource(MemorySource):
         """Read a bundle, refusing one built for another interpreter by name."""
         where = os.fspath(path)
         try:
-            with open(where, "rb") as stream:
-                blob = stream.read()
+            blob = _read_regular(where)
         except OSError as exc:
             raise BundleError(where, f"cannot read bundle ({exc.strerror or exc})") from None
         if blob[: len(BUNDLE_MAGIC)] != BUNDLE_MAGIC:

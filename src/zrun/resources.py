@@ -58,7 +58,10 @@ class SourceTraversable(Traversable):
         return self._source.read(self._name)
 
     def read_text(self, encoding: Any = None, errors: Any = None) -> str:
-        return self.read_bytes().decode(encoding or "utf-8", errors or "strict")
+        """Decoded with universal newlines (``\\r\\n`` and ``\\r`` become ``\\n``), as
+        ``pathlib.Path`` and ``zipfile.Path`` read text, so a data file reads the same from every source."""
+        text = self.read_bytes().decode(encoding or "utf-8", errors or "strict")
+        return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
 
     def open(self, mode: str = "r", *args: Any, **kwargs: Any) -> IO[Any]:
         if mode not in ("r", "rb"):

@@ -15,7 +15,7 @@ import sys
 TYPE_CHECKING = False  # typing costs milliseconds at start-up; only checkers need it
 if TYPE_CHECKING:
     from types import TracebackType
-    from typing import Any, Dict, Iterable, List, Optional, Set, Type
+    from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Type
 
 _MISSING: Any = object()
 _LISTS = ("argv", "path", "meta_path", "path_hooks")
@@ -56,30 +56,68 @@ class SysState:
         self._trees.update(names)
 
     def restore(self) -> None:
-        """Put everything captured back; the same list objects, the same contents."""
-        for name in _LISTS:
-            original = self._lists[name]
-            if original is _MISSING:
-                if hasattr(sys, name):
-                    delattr(sys, name)
-                continue
-            if isinstance(original, list):
-                original[:] = self._contents[name]
-            setattr(sys, name, original)
+        """Put everything captured back; the same list objects, the same contents.
+
+        Each part is restored in its own ``try``: a ``MemoryError`` or
+        ``KeyboardInterrupt`` while putting back one part must not leave the
+        others changed. The first error is raised once every part was tried.
+        """
+        first: Optional[BaseException] = None
+        for part in self._parts():
+            try:
+                part()
+            except BaseException as exc:  # re-raised below, once the other parts are back
+                if first is None:
+                    first = exc
+        if first is not None:
+            raise first
+
+    def _parts(self) -> List[Callable[[], None]]:
+        """The restore, as independent steps in a fixed order."""
+        parts = [self._list_restorer(name) for name in _LISTS]
+        parts += [self._restore_importer_cache, self._restore_modules, self._restore_environ, self._restore_cwd]
+        return parts
+
+    def _list_restorer(self, name: str) -> Callable[[], None]:
+        return lambda: self._restore_list(name)
+
+    def _restore_list(self, name: str) -> None:
+        original = self._lists[name]
+        if original is _MISSING:
+            if hasattr(sys, name):
+                delattr(sys, name)
+            return
+        if isinstance(original, list):
+            original[:] = self._contents[name]
+        setattr(sys, name, original)
+
+    def _restore_importer_cache(self) -> None:
         cache = sys.path_importer_cache
         for key in [key for key in cache if key not in self._importer_cache]:
             del cache[key]
         cache.update(self._importer_cache)
+
+    def _restore_modules(self) -> None:
+        """The protected names first: they need no computing, so ``__main__`` comes
+        back even when listing the others fails (a ``MemoryError`` in the set union)."""
+        self._put_back(self._protected)
+        self._put_back(self._module_names())
+
+    def _put_back(self, names: Iterable[str]) -> None:
         modules = sys.modules
-        for name in self._module_names():
+        for name in names:
             before = self._modules.get(name, _MISSING)
             if before is _MISSING:
                 modules.pop(name, None)
             elif modules.get(name) is not before:
                 modules[name] = before
+
+    def _restore_environ(self) -> None:
         if self._environ is not None and dict(os.environ) != self._environ:
             os.environ.clear()
             os.environ.update(self._environ)
+
+    def _restore_cwd(self) -> None:
         if self._cwd is not None and os.getcwd() != self._cwd:
             os.chdir(self._cwd)
 
@@ -126,7 +164,7 @@ class SysState:
             lines.append(f"working directory changed: {self._cwd!r} -> {os.getcwd()!r}")
         return lines
 
-    def __enter__(self) -> "SysState":
+    def __enter__(self) -> SysState:
         return self
 
     def __exit__(self, kind: Optional[Type[BaseException]], exc: Optional[BaseException], tb: Optional[TracebackType]) -> None:

@@ -38,7 +38,7 @@ class Target(tuple):  # type: ignore[type-arg]
 
     __slots__ = ()
 
-    def __new__(cls, location: Optional[str] = None, module: Optional[str] = None, func: Optional[str] = None) -> "Target":
+    def __new__(cls, location: Optional[str] = None, module: Optional[str] = None, func: Optional[str] = None) -> Target:
         return tuple.__new__(cls, (location, module, func))
 
     @property
@@ -106,7 +106,8 @@ def parse(text: str) -> Target:
     second = parts[1]
     if drive or _is_location(first) or not is_module_name(first):
         return Target(location=first, module=_module(second, text))
-    return Target(module=first, func=_func(second, text))
+    # A function needs the module imported here, where a relative name has no package.
+    return Target(module=_module(first, text), func=_func(second, text))
 
 
 def _split_drive(text: str) -> Tuple[str, str]:

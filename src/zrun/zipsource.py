@@ -24,9 +24,14 @@ _RETRIES = 5
 
 
 def split_archive_path(path: str) -> Tuple[str, str]:
-    """Split ``/a/app.zip/lib/x`` into the archive file and the inner prefix."""
+    """Split ``/a/app.zip/lib/x`` into the archive file and the inner prefix.
+
+    The archive is the longest prefix that exists and is not a directory: a
+    FIFO or device stops the walk too, so that opening it reports "not a
+    regular file" (without blocking) instead of "no such archive".
+    """
     archive, inner = os.path.abspath(path), ""
-    while not os.path.isfile(archive):
+    while os.path.isdir(archive) or not os.path.exists(archive):
         parent, tail = os.path.split(archive)
         if not tail or parent == archive:
             raise ArchiveNotFound(os.fspath(path), "no such archive")
