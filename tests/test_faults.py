@@ -238,14 +238,7 @@ CACHE_WRITES: Dict[str, Callable[..., bool]] = {
 }
 
 
-def _cache_temp_bug(fault: str) -> List[Any]:
-    if fault == "OSError":
-        return []
-    reason = "zrun bug: zrun.cache._write removes its temporary file only on OSError; an interrupt leaves it behind"
-    return [pytest.mark.xfail(strict=True, reason=reason)]
-
-
-@pytest.mark.parametrize("fault", [pytest.param(fault, marks=_cache_temp_bug(fault)) for fault in FAULTS])
+@pytest.mark.parametrize("fault", list(FAULTS))
 @pytest.mark.parametrize("what", list(CACHE_WRITES))
 def test_fault_while_writing_the_cache(what: str, fault: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Interrupted mid-write, the cache holds no half-written file; an I/O error there only means an uncached run."""
