@@ -7,11 +7,13 @@ the behaviour is per process (one warning, 20 concurrent first runs, ``-O``).
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import importlib.machinery
 import importlib.util
 import marshal
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -20,12 +22,13 @@ import threading
 import time
 import zipfile
 from pathlib import Path
-from typing import Dict, Iterator, List
+from subprocess import PIPE
+from typing import Dict, Iterator, List, Tuple
 
 import pytest
 
 import zrun
-from zrun import cache, extract
+from zrun import cache, cacheadmin, extract
 from zrun.archive import clear_cache
 from zrun.extract import UnsafeMember
 
@@ -161,7 +164,9 @@ def test_no_bytecode_flag_stops_code_writes_only(root: Path, monkeypatch: pytest
 # --- read-only and full disks: slower, never failing ------------------------------
 
 
-def test_unreachable_directory_is_silently_uncached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_unreachable_directory_is_silently_uncached(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """A path below a regular file can never be created, even by root."""
     blocker = tmp_path / "file"
     blocker.write_text("")
@@ -311,7 +316,7 @@ def test_threads_storing_one_key(root: Path) -> None:
             for _ in range(50):
                 cache.store_code(key, some_code())  # type: ignore[arg-type]
                 assert cache.load_code(key) is not None
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=work) for _ in range(8)]
@@ -347,7 +352,8 @@ def test_extract_once(root: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["../evil.so", "/etc/evil.so", "pkg/../../evil.so", "a//b.so", "C:/evil.so", "c:evil.so", "..\\..\\evil.so", "", "pkg/./x.so", "a\0b"]
+    "name",
+    ["../evil.so", "/etc/evil.so", "pkg/../../evil.so", "a//b.so", "C:/evil.so", "c:evil.so", "..\\..\\evil.so", "", "pkg/./x.so", "a\0b"],
 )
 def test_traversal_refused(root: Path, name: str) -> None:
     with pytest.raises(UnsafeMember):
@@ -378,7 +384,9 @@ def test_twenty_concurrent_first_runs(root: Path, tmp_path: Path) -> None:
     env = {**os.environ, "ZRUN_CACHE_DIR": str(root)}
     env.pop("PYTHONPATH", None)
     procs = [
-        subprocess.Popen([sys.executable, "-c", CONCURRENT, str(log)], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", CONCURRENT, str(log)], env=env, stdin=PIPE, stdout=PIPE, stderr=PIPE, text=True
+        )
         for _ in range(20)
     ]
     time.sleep(0.5)  # all interpreters up, then released together
@@ -390,13 +398,16 @@ def test_twenty_concurrent_first_runs(root: Path, tmp_path: Path) -> None:
     assert len(left) == 2 and left[1] == left[0] + ".lock", left
 
 
+HOLD = "fcntl.flock(fd, fcntl.LOCK_EX); print(1, flush=True); time.sleep(60)"
+
+
 @pytest.mark.skipif(os.name != "posix", reason="flock")
 def test_stale_and_slow_lock_holders(root: Path) -> None:
-    folder_name = extract.folder_key("id", ["m.so"])
+    folder_name = extract.folder_key("id")
     (root / "ext").mkdir(parents=True)
     lock = str(root / "ext" / folder_name) + ".lock"
     holder = subprocess.Popen(
-        [sys.executable, "-c", f"import fcntl, os, time; fd = os.open({lock!r}, os.O_RDWR | os.O_CREAT); fcntl.flock(fd, fcntl.LOCK_EX); print(1, flush=True); time.sleep(60)"],
+        [sys.executable, "-c", f"import fcntl, os, time; fd = os.open({lock!r}, os.O_RDWR | os.O_CREAT); {HOLD}"],
         stdout=subprocess.PIPE,
     )
     assert holder.stdout is not None and holder.stdout.readline()
@@ -474,13 +485,13 @@ def age(path: Path, days: float) -> None:
 
 
 def test_info(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert cache.info()["status"] == "not created yet"
+    assert cacheadmin.info()["status"] == "not created yet"
     fill(root)
-    report = cache.info()
+    report = cacheadmin.info()
     assert report["path"] == str(root) and report["status"] == "in use"
     assert report["code"][0] == 3 and report["index"] == [1, 116] and report["ext"][0] == 2  # folder + lock
     assert report["ext"][1] >= 1000
-    assert cache.main(["info"]) == 0
+    assert cacheadmin.main(["info"]) == 0
     out = capsys.readouterr().out
     assert str(root) in out and "code" in out and "ext" in out
 
@@ -491,11 +502,11 @@ def test_prune(root: Path) -> None:
     (folder,) = [p for p in (root / "ext").iterdir() if p.is_dir()]
     age(old, 40)
     age(folder, 40)
-    count, freed = cache.prune(30)
+    count, freed = cacheadmin.prune(30)
     assert count == 2 and freed >= 1000
     assert not old.exists() and not folder.exists()
     assert len(entries(root, "code")) == 2 and len(entries(root, "index")) == 1
-    assert cache.prune(30) == (0, 0)
+    assert cacheadmin.prune(30) == (0, 0)
 
 
 def test_reused_extraction_is_not_pruned(root: Path) -> None:
@@ -503,14 +514,14 @@ def test_reused_extraction_is_not_pruned(root: Path) -> None:
     age(folder, 40)
     extract._touched.clear()  # as in a later process
     assert extract.extract("id", {"m.so": lambda: b"x"}) == str(folder)
-    assert cache.prune(30) == (0, 0) and folder.exists()
+    assert cacheadmin.prune(30) == (0, 0) and folder.exists()
 
 
 def test_clear_only_touches_its_own_folders(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
     fill(root)
     (root / "my-notes.txt").write_text("keep me")  # e.g. ZRUN_CACHE_DIR=~ by mistake
     (root / "mine").mkdir()
-    assert cache.main(["clear"]) == 0
+    assert cacheadmin.main(["clear"]) == 0
     assert "removed 6 entries" in capsys.readouterr().out
     assert entries(root, "code") == entries(root, "index") == [] and list((root / "ext").iterdir()) == []
     assert (root / "my-notes.txt").read_text() == "keep me" and (root / "mine").is_dir()
@@ -518,8 +529,395 @@ def test_clear_only_touches_its_own_folders(root: Path, capsys: pytest.CaptureFi
 
 def test_cli_arguments(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
     fill(root)
-    assert cache.main(["prune", "--older-than", "0"]) == 0
+    assert cacheadmin.main(["prune", "--older-than", "0"]) == 0
     assert "removed 6 entries" in capsys.readouterr().out
     for bad in (["prune", "--older-than"], ["prune", "--older-than", "soon"], ["prune", "7"], ["wipe"], ["info", "x"]):
-        assert cache.main(bad) == 2, bad
-        assert "usage: zrun --cache" in capsys.readouterr().err
+        assert cacheadmin.main(bad) == 2, bad
+        assert "usage: zrun cache" in capsys.readouterr().err
+
+
+def test_cache_command_help_and_errors_through_the_cli(root: Path) -> None:
+    env = {"ZRUN_CACHE_DIR": str(root)}
+    helped = zrun_cli(["cache", "--help"], env)
+    assert helped.returncode == 0 and helped.stdout.startswith("usage: zrun cache info | prune")
+    for bad in (["cache", "bogus"], ["cache", "prune", "--older-than", "-1"], ["cache", "clear", "now"]):
+        result = zrun_cli(bad, env)
+        assert result.returncode == 2, bad
+        assert result.stderr.startswith("usage: zrun cache") and "zrun: error: bad cache command" in result.stderr
+    (root.parent / "mods").mkdir()
+    (root.parent / "mods" / "cache.py").write_text("print('a module called cache')\n")
+    named = zrun_cli(["--path", str(root.parent / "mods"), "-m", "cache"], env)
+    assert named.returncode == 0 and named.stdout == "a module called cache\n", named.stderr
+
+
+# --- the cache in use: compiled code, archive indexes, extensions ------------------------------
+
+COUNTING = """
+import sys
+prefix, compiled = sys.argv[1], []
+
+def hook(event, args):
+    if event == "compile" and isinstance(args[1], str) and args[1].startswith(prefix):
+        compiled.append(args[1])
+
+sys.addaudithook(hook)
+from zrun.cli import main
+status = main(sys.argv[2:])
+sys.stderr.write(f"compiled: {len(compiled)}\\n")
+raise SystemExit(status)
+"""
+
+APP = {
+    "app/__init__.py": "from . import helper\n",
+    "app/helper.py": "def greet(who):\n    return f'hello {who}'\n",
+    "app/main.py": "import sys\nfrom app.helper import greet\nprint(greet(sys.argv[1] if len(sys.argv) > 1 else 'zip'))\n",
+}
+
+
+def script(code: str, env: Dict[str, str], *args: str, flags: Tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
+    """``python [flags] -c code args...`` in a fresh interpreter, with ``env`` added."""
+    full = {**os.environ, **env}
+    full.pop("PYTHONPATH", None)
+    full.pop("PYTHONDONTWRITEBYTECODE", None)
+    argv = [sys.executable, *flags, "-c", textwrap.dedent(code), *args]
+    return subprocess.run(argv, env=full, capture_output=True, text=True, timeout=120)
+
+
+def zrun_counting(prefix: str, args: List[str], env: Dict[str, str], *flags: str) -> Tuple[subprocess.CompletedProcess[str], int]:
+    """Run the CLI in a fresh interpreter; also return how many of ``prefix``'s files it compiled."""
+    result = script(COUNTING, env, prefix, *args, flags=flags)
+    assert result.returncode == 0, result.stderr
+    return result, int(result.stderr.rpartition("compiled: ")[2])
+
+
+def zrun_cli(args: List[str], env: Dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``python -m zrun args...``, as users run it (bytecode writes allowed unless ``env`` says not)."""
+    full = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "PYTHONDONTWRITEBYTECODE")}
+    return subprocess.run([sys.executable, "-m", "zrun", *args], env={**full, **env}, capture_output=True, text=True, timeout=120)
+
+
+def make_app(tmp_path: Path, files: Dict[str, str] = APP, name: str = "app.zip") -> Path:
+    archive = tmp_path / name
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
+        for member, text in files.items():
+            z.writestr(member, text)
+    return archive
+
+
+def test_bytecode_is_reused_by_later_processes(root: Path, tmp_path: Path) -> None:
+    archive = make_app(tmp_path)
+    env = {"ZRUN_CACHE_DIR": str(root)}
+    first, compiled = zrun_counting(str(archive), [f"{archive}:app.main", "one"], env)
+    assert first.stdout == "hello one\n" and compiled == 3
+    assert len(entries(root, "code")) == 3
+    second, compiled = zrun_counting(str(archive), [f"{archive}:app.main", "two"], env)
+    assert second.stdout == "hello two\n" and compiled == 0, "a warm cache compiles nothing"
+    _, compiled = zrun_counting(str(archive), [f"{archive}:app.main"], env, "-O")
+    assert compiled == 3, "-O code is another entry"
+    assert len(entries(root, "code")) == 6
+
+
+def test_tracebacks_still_show_source_lines_on_a_cache_hit(root: Path, tmp_path: Path) -> None:
+    archive = make_app(tmp_path, {"boom.py": "def fail():\n    raise ValueError('kaboom')\n\nfail()\n"})
+    env = {"ZRUN_CACHE_DIR": str(root)}
+    for _ in range(2):
+        result = zrun_cli([f"{archive}:boom"], env)
+        assert result.returncode == 1 and "raise ValueError('kaboom')" in result.stderr, result.stderr
+    assert len(entries(root, "code")) == 1
+
+
+def test_memory_sources_are_cached_by_content(root: Path) -> None:
+    code = """
+    import sys, zrun
+    compiled = []
+    sys.addaudithook(lambda event, args: event == "compile" and str(args[1]).startswith("<memory:fixed>") and compiled.append(1))
+    zrun.run("memmod", sources=[zrun.MemorySource({"memmod.py": sys.argv[1]}, name="fixed")], isolate=True)
+    print(len(compiled))
+    """
+    env = {"ZRUN_CACHE_DIR": str(root)}
+    counts = [script(code, env, text).stdout for text in ("X = 1\n", "X = 1\n", "X = 2\n")]
+    assert counts == ["1\n", "0\n", "1\n"], "same content is served from the cache, other content is not"
+
+
+def test_frozen_code_is_never_stored(root: Path) -> None:
+    frozen = zrun.FrozenSource.compile(zrun.MemorySource({"frz.py": "X = 1\n"}))
+    assert zrun.run("frz", sources=[frozen], isolate=True, alter_sys=False)["X"] == 1
+    assert entries(root, "code") == []
+
+
+@pytest.mark.parametrize("how", ["truncated", "flipped", "garbage"])
+def test_damaged_code_entries_are_recompiled_and_rewritten(root: Path, tmp_path: Path, how: str) -> None:
+    archive = make_app(tmp_path)
+    env = {"ZRUN_CACHE_DIR": str(root)}
+    zrun_counting(str(archive), [f"{archive}:app.main"], env)
+    for entry in entries(root, "code"):
+        damage(entry, how)
+    result, compiled = zrun_counting(str(archive), [f"{archive}:app.main"], env)
+    assert result.stdout == "hello zip\n" and compiled == 3 and result.stderr == "compiled: 3\n"
+    assert zrun_counting(str(archive), [f"{archive}:app.main"], env)[1] == 0, "the damaged entries were rewritten"
+
+
+def test_no_cache_variable_compiles_every_time(root: Path, tmp_path: Path) -> None:
+    archive = make_app(tmp_path)
+    env = {"ZRUN_CACHE_DIR": str(root), "ZRUN_NO_CACHE": "1"}
+    for _ in range(2):
+        result, compiled = zrun_counting(str(archive), [f"{archive}:app.main"], env)
+        assert result.stdout == "hello zip\n" and compiled == 3
+    assert not root.exists()
+
+
+def test_dont_write_bytecode_stores_no_code(root: Path, tmp_path: Path) -> None:
+    archive = make_app(tmp_path)
+    env = {"ZRUN_CACHE_DIR": str(root), "PYTHONDONTWRITEBYTECODE": "1"}
+    result = zrun_cli([f"{archive}:app.main"], env)
+    assert result.stdout == "hello zip\n" and entries(root, "code") == []
+
+
+@contextlib.contextmanager
+def read_only(folder: Path) -> Iterator[None]:
+    """``folder`` and everything below it unwritable, even for root (``chattr +i``) where the filesystem allows."""
+    folders = [folder, *[p for p in folder.rglob("*") if p.is_dir()]]
+    if not is_root:
+        for path in folders:
+            path.chmod(0o500)
+        try:
+            yield
+        finally:
+            for path in folders:
+                path.chmod(0o700)
+        return
+    chattr = shutil.which("chattr")
+    if chattr is None or subprocess.run([chattr, "+i", *map(str, folders)], capture_output=True).returncode != 0:
+        pytest.skip("root ignores modes, and this filesystem has no immutable attribute")
+    try:
+        yield
+    finally:
+        subprocess.run([chattr, "-i", *map(str, folders)], check=True)
+
+
+@posix_only
+def test_read_only_cache_still_runs_and_serves(root: Path, tmp_path: Path) -> None:
+    archive = make_app(tmp_path)
+    env = {"ZRUN_CACHE_DIR": str(root)}
+    zrun_counting(str(archive), [f"{archive}:app.main"], env)
+    other = make_app(tmp_path, {**APP, "app/main.py": APP["app/main.py"] + "X = 1\n"}, "other.zip")
+    with read_only(root):
+        warm, compiled = zrun_counting(str(archive), [f"{archive}:app.main"], env)
+        assert warm.stdout == "hello zip\n" and compiled == 0, "what is cached still serves"
+        cold, compiled = zrun_counting(str(other), [f"{other}:app.main"], env)
+        assert cold.stdout == "hello zip\n" and compiled == 3 and cold.stderr == "compiled: 3\n", "no warning, no failure"
+    assert len(entries(root, "code")) == 3
+
+
+# --- archive indexes ----------------------------------------------------------------------------
+
+INDEXED = """
+import sys
+from zrun import archive
+calls = []
+parse = archive._index
+archive._index = lambda *args: calls.append(1) or parse(*args)
+from zrun.cli import main
+status = main(sys.argv[1:])
+sys.stderr.write(f"parsed: {len(calls)} indexcache: {'zrun.indexcache' in sys.modules}\\n")
+raise SystemExit(status)
+"""
+
+
+def big_archive(path: Path, count: int) -> Path:
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("big/__init__.py", "")
+        z.writestr("big/one.py", "print('one')\n")
+        for n in range(count):
+            z.writestr(f"big/data/d{n // 100:03d}/file{n:05d}.txt", "x")
+    return path
+
+
+def test_index_is_parsed_once_for_a_large_archive(root: Path, tmp_path: Path) -> None:
+    from zrun import indexcache
+
+    archive = big_archive(tmp_path / "big.zip", indexcache.MIN_ENTRIES)
+    env = {"ZRUN_CACHE_DIR": str(root)}
+    outcomes = [script(INDEXED, env, f"{archive}:big.one") for _ in range(2)]
+    assert [r.stdout for r in outcomes] == ["one\n", "one\n"]
+    assert [r.stderr for r in outcomes] == ["parsed: 1 indexcache: True\n", "parsed: 0 indexcache: True\n"]
+    assert len(entries(root, "index")) == 1
+    time.sleep(0.01)
+    os.utime(archive)  # a rewrite changes the times: parse again
+    assert script(INDEXED, env, f"{archive}:big.one").stderr == "parsed: 1 indexcache: True\n"
+
+
+def test_small_archives_skip_the_index_cache(root: Path, tmp_path: Path) -> None:
+    archive = make_app(tmp_path)
+    result = script(INDEXED, {"ZRUN_CACHE_DIR": str(root)}, f"{archive}:app.main")
+    assert result.stderr == "parsed: 1 indexcache: False\n"
+    assert entries(root, "index") == []
+
+
+def test_index_threshold_constants_agree() -> None:
+    from zrun import archive, indexcache
+
+    assert archive._INDEX_CACHE_MIN_BYTES == indexcache.MIN_BYTES
+
+
+def test_cached_index_equals_the_parsed_one(root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from zrun import indexcache
+    from zrun.archive import Archive
+
+    path = big_archive(tmp_path / "big.zip", indexcache.MIN_ENTRIES)
+    with zipfile.ZipFile(path, "a") as z:
+        z.writestr("caf\u00e9/\u00fcber.py", "")
+        z.writestr("../evil.py", "")  # refused, and remembered as refused
+        z.writestr("empty/", "")
+    parsed = Archive.open(path)
+    clear_cache()
+    monkeypatch.setattr("zrun.archive._index", lambda *args: pytest.fail("the cached index must be used"))
+    loaded = Archive.open(path)
+    assert loaded is not parsed
+    assert loaded.members == parsed.members and loaded.dirs == parsed.dirs and loaded.refused == parsed.refused == ["../evil.py"]
+    assert type(loaded.members["big/one.py"]) is type(parsed.members["big/one.py"])
+    assert loaded.read("big/one.py") == b"print('one')\n"
+
+
+def test_damaged_index_entry_is_parsed_again_and_rewritten(root: Path, tmp_path: Path) -> None:
+    from zrun import indexcache
+    from zrun.archive import Archive
+
+    path = big_archive(tmp_path / "big.zip", indexcache.MIN_ENTRIES)
+    expected = dict(Archive.open(path).members)
+    (entry,) = entries(root, "index")
+    damage(entry, "flipped")
+    clear_cache()
+    assert indexcache.load(str(path), os.stat(path)) is None
+    assert Archive.open(path).members == expected
+    assert indexcache.load(str(path), os.stat(path)) is not None
+
+
+# --- native extensions through the loader --------------------------------------------------------
+
+TINY_EXTENSION = r"""
+#include <Python.h>
+static PyObject *answer(PyObject *self, PyObject *unused) { return PyLong_FromLong(42); }
+static PyMethodDef methods[] = {{"answer", answer, METH_NOARGS, "The answer."}, {NULL, NULL, 0, NULL}};
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "NAME", NULL, -1, methods};
+PyMODINIT_FUNC PyInit_NAME(void) { return PyModule_Create(&module); }
+"""
+
+
+@pytest.fixture(scope="module")
+def extensions(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, bytes]:
+    """Two tiny extension modules compiled for this interpreter; skipped without a C compiler."""
+    import sysconfig
+
+    compiler = shutil.which(os.environ.get("CC", "cc")) or shutil.which("gcc")
+    include = sysconfig.get_paths()["include"]
+    if os.name != "posix" or compiler is None or not os.path.isfile(os.path.join(include, "Python.h")):
+        pytest.skip("needs a C compiler and Python's headers")
+    folder = tmp_path_factory.mktemp("ext")
+    built = {}
+    for name in ("tinyext", "otherext"):
+        source = folder / f"{name}.c"
+        source.write_text(TINY_EXTENSION.replace("NAME", name))
+        target = folder / f"{name}{importlib.machinery.EXTENSION_SUFFIXES[0]}"
+        flags = ["-bundle", "-undefined", "dynamic_lookup"] if sys.platform == "darwin" else ["-shared"]
+        result = subprocess.run([compiler, *flags, "-fPIC", f"-I{include}", str(source), "-o", str(target)], capture_output=True, text=True)
+        if result.returncode != 0:
+            pytest.skip(f"cannot compile an extension: {result.stderr[-300:]}")
+        built[name] = target.read_bytes()
+    return built
+
+
+def ext_app(tmp_path: Path, extensions: Dict[str, bytes]) -> Path:
+    suffix = importlib.machinery.EXTENSION_SUFFIXES[0]
+    archive = tmp_path / "ext.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("pkg/__init__.py", "")
+        z.writestr(f"pkg/tinyext{suffix}", extensions["tinyext"])
+        z.writestr(f"pkg/otherext{suffix}", extensions["otherext"])
+        z.writestr("pkg.libs/libdep.so.1", b"a bundled shared library")
+        z.writestr("pkg/big.bin", b"\0" * 100_000)
+        z.writestr("pkg/main.py", "from pkg import tinyext\nprint(tinyext.answer(), tinyext.__file__)\n")
+        z.writestr("pkg/both.py", "from pkg import tinyext, otherext\nprint(tinyext.answer() + otherext.answer())\n")
+    return archive
+
+
+def test_extension_module_imports_from_a_zip(root: Path, tmp_path: Path, extensions: Dict[str, bytes]) -> None:
+    archive = ext_app(tmp_path, extensions)
+    env = {**os.environ, "ZRUN_CACHE_DIR": str(root)}
+    result = subprocess.run([sys.executable, "-m", "zrun", f"{archive}:pkg.main"], env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    answer, where = result.stdout.split()
+    folder = Path(where).parent.parent
+    assert answer == "42" and folder.parent == root / "ext" and Path(where).name.startswith("tinyext.")
+    files = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+    assert files == sorted([f"pkg/{Path(where).name}", "pkg.libs/libdep.so.1"]), "only what is imported, with its libraries"
+    both = subprocess.run([sys.executable, "-m", "zrun", f"{archive}:pkg.both"], env=env, capture_output=True, text=True, timeout=120)
+    assert both.stdout == "84\n", both.stderr
+    assert len([p for p in (root / "ext").iterdir() if p.is_dir()]) == 1, "one folder per archive, filled as needed"
+
+
+def test_extension_in_memory_source(root: Path, extensions: Dict[str, bytes]) -> None:
+    suffix = importlib.machinery.EXTENSION_SUFFIXES[0]
+    code = """
+    import sys, zrun
+    files = {"tinyext" + sys.argv[2]: open(sys.argv[1], "rb").read(), "use.py": "import tinyext\\nX = tinyext.answer()"}
+    print(zrun.run("use", sources=[zrun.MemorySource(files)], isolate=True)["X"])
+    """
+    blob = root.parent / "blob"
+    blob.write_bytes(extensions["tinyext"])
+    result = script(code, {"ZRUN_CACHE_DIR": str(root)}, str(blob), suffix)
+    assert result.stdout == "42\n", result.stderr
+
+
+def test_extension_without_any_place_to_extract(root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tempfile
+
+    suffix = importlib.machinery.EXTENSION_SUFFIXES[0]
+    archive = make_app(tmp_path, {f"fast{suffix}": "\x7fELF", "use.py": "import fast\n"})
+    monkeypatch.setenv("ZRUN_NO_CACHE", "1")
+    reset()
+
+    def no_temp(*args: object, **kwargs: object) -> str:
+        raise FileNotFoundError(errno.ENOENT, "No usable temporary directory found")
+
+    monkeypatch.setattr(tempfile, "mkdtemp", no_temp)
+    monkeypatch.setattr(extract, "_private", [])
+    with pytest.raises(zrun.ExtensionInArchive, match=r"could not be extracted: .*No usable temporary directory"):
+        zrun.run(f"{archive}:use", isolate=True)
+
+
+def test_damaged_extension_names_its_archive_member(root: Path, tmp_path: Path) -> None:
+    suffix = importlib.machinery.EXTENSION_SUFFIXES[0]
+    archive = make_app(tmp_path, {f"fast{suffix}": "\x7fELF", "use.py": "import fast\n"})
+    with pytest.raises(zrun.ExtensionInArchive) as info:
+        zrun.run(f"{archive}:use", isolate=True)
+    assert str(info.value).startswith(f"{archive}/fast{suffix}: extension module 'fast' cannot be loaded: ")
+    assert f"(extracted to {root / 'ext'}" in str(info.value)
+
+
+CONCURRENT_RUN = """
+import sys
+written = []
+sys.addaudithook(lambda event, args: event == "open" and str(args[0]).endswith(".tmp") and "/ext/" in str(args[0]) and written.append(1))
+sys.stdin.read()
+from zrun.cli import main
+status = main(sys.argv[1:])
+sys.stderr.write(f"written: {len(written)}\\n")
+raise SystemExit(status)
+"""
+
+
+@posix_only
+def test_twenty_concurrent_first_runs_through_the_cli(root: Path, tmp_path: Path, extensions: Dict[str, bytes]) -> None:
+    archive = ext_app(tmp_path, extensions)
+    env = {**os.environ, "ZRUN_CACHE_DIR": str(root)}
+    env.pop("PYTHONPATH", None)
+    argv = [sys.executable, "-c", CONCURRENT_RUN, f"{archive}:pkg.main"]
+    procs = [subprocess.Popen(argv, env=env, stdin=PIPE, stdout=PIPE, stderr=PIPE, text=True) for _ in range(20)]
+    time.sleep(0.5)
+    outcomes = [p.communicate("go", timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0] * 20, [err for _, err in outcomes]
+    assert len({out for out, _ in outcomes}) == 1 and outcomes[0][0].startswith("42 ")
+    writes = sum(int(err.rpartition("written: ")[2]) for _, err in outcomes)
+    assert writes == 2, "the extension and its library, each written by one process only"
+    assert not list(root.rglob("*.tmp"))

@@ -22,6 +22,7 @@ DOCUMENTED = {
     "RunPathTestCase.test_main_recursion_error": "look for `__main__` only inside",
     # runpy derives __package__ from run_name for directories
     "RunPathTestCase.test_directory": "`__package__` always equals `__spec__.parent`",
+    "RunPathTestCase.test_directory_compiled": "`__package__` always equals `__spec__.parent`",  # with bytecode writing on
     # zipimport's spec names a __pycache__ file inside the archive that never exists
     "RunPathTestCase.test_zipfile": "`__cached__` is `None` for modules from zip",
     "RunPathTestCase.test_zipfile_compiled": "`__cached__` is `None` for modules from zip",

@@ -208,7 +208,7 @@ def test_missing_function(app_dir: Path, monkeypatch: pytest.MonkeyPatch, target
 
 def test_not_callable(app_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.syspath_prepend(str(app_dir))
-    with pytest.raises(zrun.NotRunnable, match="^eng_pkg.cli:CALLS is not callable$"):
+    with pytest.raises(zrun.NotRunnable, match=r"^eng_pkg\.cli:CALLS is not callable$"):
         run("eng_pkg.cli:CALLS")
 
 
@@ -360,16 +360,8 @@ TEXT = (ROOT / "data.txt").read_text()
 NAMES = sorted(p.name for p in ROOT.iterdir())
 """
 
-LOADER_FILES_BUG = (
-    "loader.py: ModuleLoader.get_resource_reader() returns None for a module that is not a package, so on 3.12+ "
-    "files() with no anchor (or files(module)) in a zip module is an orphan SpecPath ('Can't open orphan path')"
-)
-
-
 @pytest.mark.parametrize("kind", ["zip", "dir"])
-def test_files_without_anchor(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
-    if kind == "zip" and sys.version_info >= (3, 12):
-        request.applymarker(pytest.mark.xfail(reason=LOADER_FILES_BUG, strict=True))
+def test_files_without_anchor(kind: str, tmp_path: Path) -> None:
     files = {"res_pkg/__init__.py": "", "res_pkg/data.txt": "resource text\n", "res_pkg/probe.py": FILES_PROBE}
     location = str(write_zip(tmp_path / "res.zip", files) if kind == "zip" else write_tree(tmp_path / "res", files))
     for name in [n for n in sys.modules if n.startswith("res_pkg")]:

@@ -34,6 +34,31 @@ _METHODS = {0: "stored", 1: "shrink", 6: "implode", 8: "deflate", 9: "deflate64"
             14: "lzma", 93: "zstandard", 95: "xz", 98: "ppmd", 99: "WinZip AES"}
 
 
+#: The largest member read into memory (its inflated or its stored size): a
+#: larger one is refused by its declared size, before a byte is read, since
+#: capping inflation at the declared size stops only bombs that lie about it.
+MAX_MEMBER_SIZE = 1 << 30
+_MAX_ENV = "ZRUN_MAX_MEMBER_SIZE"
+
+
+def max_member_size(path: str = "", member: str | None = None) -> int:
+    """``ZRUN_MAX_MEMBER_SIZE`` in bytes if set, else :data:`MAX_MEMBER_SIZE`.
+
+    Read at every call so a host (or a test) can change it while running; a
+    value that is no byte count is an error naming the member being read.
+    """
+    text = os.environ.get(_MAX_ENV)
+    if not text:
+        return MAX_MEMBER_SIZE
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise ArchiveError(path, f"{_MAX_ENV}={text!r} is not a number of bytes", member)
+    return value
+
+
 class StaleArchive(CorruptArchive):
     """The file changed after it was indexed, so offsets may lie: open it again."""
 
@@ -64,6 +89,7 @@ class Member(tuple):  # type: ignore[type-arg]
 if TYPE_CHECKING:
     _Index = tuple[dict[str, Member], frozenset[str], list[str]]  # members, dirs, refused
 _cache: dict[str, Archive] = {}
+_INDEX_CACHE_MIN_BYTES = 1000 * 78  # = zrun.indexcache.MIN_BYTES, kept here so small archives skip the import
 
 
 def clear_cache() -> None:
@@ -99,7 +125,17 @@ class Archive:
         _cache.pop(apath, None)
         f, st = _open(apath)
         with f:
-            index = _index(_reader(f), st.st_size, apath)
+            large = st.st_size >= _INDEX_CACHE_MIN_BYTES  # else the lookup costs more than a parse
+            if large:
+                from . import indexcache  # lazily: small archives never load it
+            index = indexcache.load(apath, st) if large else None
+            if index is None:
+                try:
+                    index = _index(_reader(f), st.st_size, apath)
+                except OSError as e:  # a dying disk or NFS mount: still an error naming the archive
+                    raise ArchiveError(apath, f"cannot read: {e}") from e
+                if large:
+                    indexcache.store(apath, st, index)
         archive = _cache[apath] = cls(apath, index, _identity(st), st.st_size)
         return archive
 
@@ -134,6 +170,11 @@ class Archive:
         if m.method not in (0, 8, 12, 14):
             what = f"{m.method} ({_METHODS.get(m.method, 'unknown')})"
             raise UnsupportedMember(self.path, f"compression method {what} is not supported", name)
+        limit = max_member_size(self.path, name)
+        if m.size > limit or m.compressed_size > limit:  # an honest bomb says what it is: believe it
+            declared = max(m.size, m.compressed_size)
+            raise UnsupportedMember(self.path, f"declares {declared} bytes, over the {limit}-byte limit "
+                                               "(ZRUN_MAX_MEMBER_SIZE raises it)", name)
         data = self._data
         if data is not None:
             return _decode(self.path, m, self._raw(m, lambda p, n: data[p:p + n]))
@@ -153,6 +194,8 @@ class Archive:
     def _raw(self, m: Member, fetch: _Fetch) -> bytes:
         """Check the local header, then return exactly compressed_size bytes."""
         want = m.name.encode("utf-8" if m.flags & 0x800 else "cp437")
+        if m.header_offset > self._size:  # up to 64 bits from the file: never seek there
+            raise CorruptArchive(self.path, "local header offset lies past the end of the file", m.name)
         head = fetch(m.header_offset, _LOCAL.size + len(want))
         if len(head) < _LOCAL.size:
             raise CorruptArchive(self.path, "local header is truncated", m.name)
@@ -183,7 +226,13 @@ def _open(path: str) -> tuple[BinaryIO, os.stat_result]:
         if os.path.isdir(path):  # Windows refuses to open directories
             raise ArchiveNotFound(path, "is a directory, not a zip archive") from None
         raise ArchiveError(path, f"cannot open: {e.strerror or e}") from e
-    st = os.fstat(fd)
+    try:
+        st = os.fstat(fd)
+    except BaseException as e:  # the descriptor is ours until open() below owns it
+        os.close(fd)
+        if isinstance(e, OSError):
+            raise ArchiveError(path, f"cannot open: {e.strerror or e}") from e
+        raise
     if not stat.S_ISREG(st.st_mode):
         os.close(fd)
         isdir = stat.S_ISDIR(st.st_mode)
@@ -232,8 +281,8 @@ def _index(fetch: _Fetch, size: int, path: str) -> _Index:
         rec_pos = end - 20 - _Z64_EOCD.size  # right before the locator, whatever the prefix
         rec = at(rec_pos, _Z64_EOCD.size) if rec_pos >= 0 else b""
         if rec[:4] != b"PK\x06\x06":  # else where the locator says
-            rec_pos = _Z64_LOCATOR.unpack(loc)[2]
-            rec = fetch(rec_pos, _Z64_EOCD.size)
+            rec_pos = _Z64_LOCATOR.unpack(loc)[2]  # 64 bits from the file: checked before seeking
+            rec = fetch(rec_pos, _Z64_EOCD.size) if rec_pos <= end - 20 - _Z64_EOCD.size else b""
         if len(rec) != _Z64_EOCD.size or rec[:4] != b"PK\x06\x06":
             raise CorruptArchive(path, "ZIP64 end of central directory is missing")
         _, _, _, _, disk, cd_disk, _, count, cd_size, cd_off = _Z64_EOCD.unpack(rec)

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import _imp
 import marshal
+import sys
 from importlib.util import MAGIC_NUMBER, cache_from_source, decode_source
 from types import CodeType
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Callable, Optional
+    from typing import Any, Callable, Optional
 
 _FLAG_HASH = 0b01
 _FLAG_CHECK_SOURCE = 0b10
@@ -69,6 +70,38 @@ def code_from_pyc(
     return code
 
 
+def sourceless_code(pyc: bytes, filename: str, name: str) -> CodeType:
+    """A ``.pyc`` entry with no source beside it: any well-formed one for this interpreter."""
+    try:
+        code = code_from_pyc(pyc, filename)
+    except BadBytecode as exc:
+        raise ImportError(str(exc), name=name, path=filename) from None
+    if code is None:
+        raise ImportError(f"bad magic number in {filename!r}", name=name, path=filename)
+    return code
+
+
+def shipped_pyc_code(source: Any, entry: str, filename: str) -> Optional[CodeType]:
+    """Code from a ``.pyc`` shipped beside source ``entry`` (``__pycache__`` or legacy), if current."""
+    folder, _, leaf = entry.rpartition("/")
+    inside, stem, level = f"{folder}/" if folder else "", leaf[:-3], sys.flags.optimize
+    opt = f".opt-{level}" if level else ""
+    for candidate in (f"{inside}__pycache__/{stem}.{_CACHE_TAG}{opt}.pyc", f"{inside}{stem}.pyc"):
+        if source.is_file(candidate):
+            code = _current_pyc(source.read(candidate), filename, source.read(entry), source.mtime(entry))
+            if code is not None:
+                return code
+    return None
+
+
+def _current_pyc(pyc: bytes, filename: str, data: bytes, mtime: Optional[float]) -> Optional[CodeType]:
+    """``pyc`` if it is valid for source ``data``; a damaged one counts as absent."""
+    try:
+        return code_from_pyc(pyc, filename, source_mtime=mtime, source_size=len(data), source_bytes=lambda: data)
+    except BadBytecode:
+        return None
+
+
 def pyc_bytes(code: CodeType) -> bytes:
     """A hash-based, unchecked ``.pyc`` image: valid with no source beside it."""
     header = MAGIC_NUMBER + (_FLAG_HASH).to_bytes(4, "little") + bytes(8)
@@ -78,6 +111,24 @@ def pyc_bytes(code: CodeType) -> bytes:
 def compile_source(data: bytes, filename: str) -> CodeType:
     """Compile once; ``compile`` itself honours PEP 263 coding lines and BOMs."""
     code: CodeType = compile(data, filename, "exec", dont_inherit=True)
+    return code
+
+
+def compile_cached(source: Any, entry: str, filename: str, compiler: Callable[[bytes, str], CodeType] = compile_source) -> CodeType:
+    """Code for source ``entry`` from zrun's cache, else compiled once and stored there.
+
+    zipimport compiles archive members on every run; here later processes
+    unmarshal what the first one compiled (see :mod:`zrun.cache` for the key).
+    The cache is imported on first use, so runs that compile nothing skip it.
+    """
+    from . import cache
+
+    key = cache.key_for(source, entry, filename)
+    code = cache.load_code(key) if key is not None else None
+    if code is None:
+        code = compiler(source.read(entry), filename)
+        if key is not None:
+            cache.store_code(key, code)
     return code
 
 
@@ -98,3 +149,4 @@ def _mtime_differs(stamp: bytes, source_mtime: float) -> bool:
 
 
 _RAW_MAGIC = int.from_bytes(MAGIC_NUMBER, "little")
+_CACHE_TAG = sys.implementation.cache_tag

@@ -14,19 +14,19 @@ from __future__ import annotations
 import marshal
 import os
 import sys
-from importlib.util import MAGIC_NUMBER
+from importlib._bootstrap_external import MAGIC_NUMBER  # importlib.util pulls in typing on 3.9
 from types import CodeType
 
 from . import __version__
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Callable, Dict, Iterator, List, Optional, Set, Tuple
+    from typing import Any, Callable, List, Optional, Set
 
-KINDS = ("code", "index", "ext")  # the only folders prune() and clear() ever delete from
+KINDS = ("code", "index", "ext")  # the only folders zrun.cacheadmin ever deletes from
 _HEAD = b"ZRC1" + MAGIC_NUMBER  # then the payload's length and CRC-32, 4 bytes each
 _SALT = f"{__version__}\0{sys.implementation.cache_tag}\0{MAGIC_NUMBER.hex()}\0".encode()
-_TAG = b"Signature: 8a477f597d28d172789f06886806bc55\n# zrun's cache; see `zrun --cache info`.\n"
+_TAG = b"Signature: 8a477f597d28d172789f06886806bc55\n# zrun's cache; see `zrun cache info`.\n"
 _checked: List[Optional[str]] = []  # the directory, decided once per process (see reset())
 _unwritable: Set[str] = set()
 _warned: List[str] = []
@@ -86,7 +86,10 @@ def refusal(path: str, create: bool = False) -> Optional[str]:
 def digest(*parts: Any) -> str:
     """40 hex digits of BLAKE2b over ``parts`` (bytes as they are, others as ``str``), salted
     with zrun's version and the bytecode magic."""
-    data = b"\0".join(p if isinstance(p, bytes) else str(p).encode("utf-8", "surrogatepass") for p in parts)
+    return _hash(b"\0".join(p if isinstance(p, bytes) else str(p).encode("utf-8", "surrogatepass") for p in parts))
+
+
+def _hash(data: bytes) -> str:
     if not _blake2b:
         try:
             from _blake2 import blake2b  # the C module: hashlib would load OpenSSL (~3 ms)
@@ -97,8 +100,13 @@ def digest(*parts: Any) -> str:
 
 
 def code_key(source_identity: str, member: str, crc_or_digest: Any, size: int) -> str:
-    """Key of code compiled from ``member``; that is its filename, which every code object holds."""
-    return digest("code", sys.flags.optimize, source_identity, member, crc_or_digest, size)
+    """Key of code compiled from ``member``; that is its filename, which every code object holds.
+
+    The same bytes as ``digest("code", optimize, ...)``, built with one f-string:
+    this runs once per imported module.
+    """
+    text = f"code\0{sys.flags.optimize}\0{source_identity}\0{member}\0{crc_or_digest}\0{size}"
+    return _hash(text.encode("utf-8", "surrogatepass"))
 
 
 def key_for(source: Any, entry: str, filename: str) -> Optional[str]:
@@ -145,8 +153,8 @@ def load(kind: str, key: str) -> Optional[memoryview]:
     if root is None:
         return None
     try:
-        with open(f"{root}{os.sep}{kind}{os.sep}{key[:2]}{os.sep}{key[2:]}", "rb") as stream:
-            data = stream.read()
+        with open(f"{root}{os.sep}{kind}{os.sep}{key[:2]}{os.sep}{key[2:]}", "rb", buffering=0) as stream:
+            data = stream.readall()  # unbuffered: one read, no buffer object per entry
     except OSError:
         return None
     import zlib
@@ -169,120 +177,44 @@ def store(kind: str, key: str, payload: bytes) -> None:
 
 
 def _write(path: str, data: bytes) -> bool:
-    """Write a temporary file beside ``path``, rename it; False if the disk refused (not a race)."""
-    import _thread
+    """Write a temporary file beside ``path``, rename it; False if the disk refused (not a race).
 
-    folder = os.path.dirname(path)
+    The temporary file is removed whatever stops the write, an interrupt too,
+    so an entry is either whole under its final name or not there at all.
+    """
+    import _thread
 
     tmp = f"{path}.{os.getpid()}-{_thread.get_ident()}.tmp"
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0)
     try:
-        if not os.path.isdir(folder):
-            os.makedirs(folder, 0o700, exist_ok=True)
-        fd = os.open(tmp, flags, 0o600)
+        try:
+            fd = os.open(tmp, flags, 0o600)
+        except FileNotFoundError:  # the first entry of its shard
+            os.makedirs(os.path.dirname(path), 0o700, exist_ok=True)
+            fd = os.open(tmp, flags, 0o600)
         try:
             write_all(fd, data)
         finally:
             os.close(fd)
         os.replace(tmp, path)
-    except OSError as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+    except BaseException as exc:
+        discard(tmp)
+        if not isinstance(exc, OSError):
+            raise
         return isinstance(exc, FileNotFoundError)  # a folder removed by a concurrent clear()
     return True
 
 
+def discard(path: str) -> None:
+    """Remove a temporary file, if it is there."""
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
 def write_all(fd: int, data: bytes) -> None:
+    """Write every byte: ``os.write`` may write fewer than it was given."""
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view):]
-
-
-def _entries(root: str) -> Iterator[Tuple[str, str, float, int]]:
-    """(kind, path, last use, bytes) of every entry: code and index files, extension folders, leftovers."""
-    for kind in KINDS:
-        top = os.path.join(root, kind)
-        for path in _listdir(top) if kind == "ext" else [path for shard in _listdir(top) for path in _listdir(shard)]:
-            try:
-                st = os.lstat(path)
-                size = st.st_size + sum(os.lstat(os.path.join(d, f)).st_size for d, _, fs in os.walk(path) for f in fs)
-            except OSError:
-                continue
-            yield kind, path, max(st.st_atime, st.st_mtime), size
-
-
-def _listdir(path: str) -> List[str]:
-    try:
-        return [os.path.join(path, name) for name in os.listdir(path)]
-    except OSError:
-        return []
-
-
-def info() -> Dict[str, Any]:
-    """Where the cache is, whether it is used, and ``[entries, bytes]`` per kind."""
-    path = location()
-    exists = os.path.isdir(path)
-    off = os.environ.get("ZRUN_NO_CACHE", "") not in ("", "0")
-    status = "disabled by ZRUN_NO_CACHE" if off else (refusal(path) or "in use") if exists else "not created yet"
-    report: Dict[str, Any] = {"path": path, "status": status, **{kind: [0, 0] for kind in KINDS}}
-    for kind, _, _, size in _entries(path) if exists else ():
-        report[kind][0] += 1
-        report[kind][1] += size
-    return report
-
-
-def prune(older_than_days: float = 30.0) -> Tuple[int, int]:
-    """Remove entries last used over ``older_than_days`` ago; return (entries, bytes) removed.
-
-    Last use is the later of access and modification time: ``relatime`` mounts
-    keep access times within a day, on ``noatime`` ones entries age from when
-    they were written. Extension folders are touched whenever they are reused.
-    """
-    import shutil
-    import time
-
-    cutoff, root = time.time() - older_than_days * 86400, location()
-    count = freed = 0
-    for _, path, used, size in list(_entries(root)) if refusal(root) is None else ():
-        if used >= cutoff:
-            continue
-        try:
-            if os.path.isdir(path) and not os.path.islink(path):
-                gone = f"{path}.{os.getpid()}.del"  # vanishes at once for concurrent runs
-                os.rename(path, gone)
-                shutil.rmtree(gone, ignore_errors=True)
-            else:
-                os.unlink(path)
-        except OSError:
-            continue
-        count, freed = count + 1, freed + size
-    return count, freed
-
-
-def clear() -> Tuple[int, int]:
-    """Remove every entry; only zrun's own folders, so a mistaken ``ZRUN_CACHE_DIR=~`` stays safe."""
-    return prune(-1e9)
-
-
-def main(args: List[str]) -> int:
-    """``zrun --cache info | prune [--older-than DAYS] | clear``; the exit status."""
-    command, rest = (args[0] if args else "info"), args[1:]
-    days = rest.pop() if command == "prune" and len(rest) == 2 and rest.pop(0) == "--older-than" else "30"
-    if rest or command not in ("info", "prune", "clear") or not days.replace(".", "", 1).isdigit():
-        sys.stderr.write(f"usage: zrun --cache info | prune [--older-than DAYS] | clear\nzrun: error: bad arguments {args!r}\n")
-        return 2
-    if command == "info":
-        report = info()
-        sys.stdout.write(f"cache: {report['path']} ({report['status']})\n")
-        for kind in KINDS:
-            sys.stdout.write(f"  {kind:<6} {report[kind][0]:>8} entries {report[kind][1] / 1048576:>10.1f} MiB\n")
-        return 0
-    count, freed = prune(float(days)) if command == "prune" else clear()
-    sys.stdout.write(f"removed {count} entries, {freed / 1048576:.1f} MiB\n")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

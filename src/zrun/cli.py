@@ -16,7 +16,11 @@ if TYPE_CHECKING:
 
     from .target import Target
 
-USAGE = "usage: zrun [--path ENTRY]... TARGET [ARGS...]\n       zrun [--path ENTRY]... -m MODULE [ARGS...]\n"
+USAGE = (
+    "usage: zrun [--path ENTRY]... TARGET [ARGS...]\n"
+    "       zrun [--path ENTRY]... -m MODULE [ARGS...]\n"
+    "       zrun cache info | prune [--older-than DAYS] | clear\n"
+)
 HELP = (
     USAGE
     + """
@@ -32,6 +36,11 @@ targets:
   pkg.mod:func            call pkg.mod.func(); its return value is the exit status
   app.zip:pkg.mod:func    the same, with pkg.mod taken from app.zip
   bundle.zrf:pkg.mod      module from a frozen bundle (zrun.FrozenSource)
+
+commands:
+  cache info | prune [--older-than DAYS] | clear
+                          show or clean zrun's cache (`zrun cache --help`);
+                          a module named `cache` runs with `zrun -m cache`
 
 options (before TARGET; everything after TARGET belongs to the target):
   -m MODULE               always a module name, exactly like `python -m`
@@ -103,6 +112,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from .errors import TargetError, ZrunError
 
     args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["cache"]:
+        from .cacheadmin import main as cache_main
+
+        return cache_main(args[1:])
     try:
         target, target_argv, paths = parse_args(args)
     except (UsageError, TargetError) as exc:
@@ -124,14 +137,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except KeyboardInterrupt as exc:
         _report(exc)
         return _die_of_sigint()
-    except BaseException as exc:  # noqa: BLE001 - every other failure is the target's
+    except BaseException as exc:  # every other failure is the target's
         return _report(exc)
     return exit_code(value) if target.func else 0
 
 
 def _is_ours(filename: str) -> bool:
     here = os.path.dirname(os.path.abspath(__file__))
-    return filename.startswith(here + os.sep) or filename.startswith("<frozen importlib") or filename.endswith(f"{os.sep}importlib{os.sep}__init__.py")
+    if filename.startswith(here + os.sep) or filename.startswith("<frozen importlib"):
+        return True
+    return filename.endswith(f"{os.sep}importlib{os.sep}__init__.py")
 
 
 def _raised_by_user(exc: BaseException) -> bool:
@@ -160,7 +175,7 @@ def _strip_ours(exc: BaseException, seen: Set[int]) -> None:
         if not _is_ours(tb.tb_frame.f_code.co_filename):
             kept.append(tb)
         tb = tb.tb_next
-    for before, after in zip(kept, kept[1:] + [None]):
+    for before, after in zip(kept, [*kept[1:], None]):
         before.tb_next = after
     exc.__traceback__ = kept[0] if kept else None
     for linked in (exc.__cause__, exc.__context__):

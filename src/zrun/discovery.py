@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import configparser
 import os
-import sys
 from typing import Callable, Iterable, List, NamedTuple, Optional, Union
 
 from .errors import ZrunError

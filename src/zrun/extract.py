@@ -32,13 +32,13 @@ one, removed at exit: an extension still imports, it is just extracted again.
 from __future__ import annotations
 
 import os
+from importlib.machinery import ExtensionFileLoader, ModuleSpec  # loaded already: zrun.loader imports machinery
 
 from . import cache
 from .errors import ArchiveError, ExtensionInArchive
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from importlib.machinery import ModuleSpec
     from typing import Any, Callable, Dict, List, Mapping, Optional
 
 _touched: Dict[str, bool] = {}
@@ -47,6 +47,29 @@ _private: List[str] = []
 
 class UnsafeMember(ArchiveError):
     """A member name that would land outside the extraction folder."""
+
+
+class ExtractedLoader(ExtensionFileLoader):
+    """An extension loaded from its extracted copy.
+
+    A copy the dynamic loader refuses (damaged, or built for another platform)
+    is reported by its name in the archive, as :class:`ExtensionInArchive`;
+    errors raised by the module's own initialisation pass through untouched.
+    """
+
+    def __init__(self, fullname: str, path: str, member: str) -> None:
+        super().__init__(fullname, path)
+        self.member = member
+
+    def create_module(self, spec: ModuleSpec) -> Any:
+        try:
+            return super().create_module(spec)
+        except ImportError as exc:
+            if type(exc) is not ImportError or exc.path != self.path:
+                raise
+            raise ExtensionInArchive(
+                f"{self.member}: extension module {self.name!r} cannot be loaded: {exc} (extracted to {self.path})", name=self.name
+            ) from exc
 
 
 def check_name(name: str) -> List[str]:
@@ -109,12 +132,9 @@ def _write_member(path: str, data: bytes) -> None:
         finally:
             os.close(fd)
         os.replace(tmp, path)
-    except OSError:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if not os.path.isfile(path):  # Windows refuses to replace a loaded DLL: that copy is whole
+    except BaseException as exc:
+        cache.discard(tmp)
+        if not isinstance(exc, OSError) or not os.path.isfile(path):  # Windows refuses to replace a loaded DLL
             raise
 
 
@@ -186,9 +206,6 @@ def extension_spec(source: Any, fullname: str, entry: str) -> ModuleSpec:
     :class:`~zrun.errors.ExtensionInArchive` when no folder at all can be
     written (cache off or unwritable, and no usable temporary directory).
     """
-    from importlib.machinery import ExtensionFileLoader
-    from importlib.util import spec_from_file_location
-
     def reader(name: str) -> Callable[[], bytes]:
         return lambda: bytes(source.read(name))
 
@@ -199,6 +216,6 @@ def extension_spec(source: Any, fullname: str, entry: str) -> ModuleSpec:
             f"{source.filename(entry)}: extension module {fullname!r} could not be extracted: {exc}", name=fullname
         ) from None
     path = os.path.join(folder, *entry.split("/"))
-    spec = spec_from_file_location(fullname, path, loader=ExtensionFileLoader(fullname, path))
-    assert spec is not None
+    spec = ModuleSpec(fullname, ExtractedLoader(fullname, path, source.filename(entry)), origin=path)
+    spec.has_location = True  # __file__ is the extracted copy: a real file, as the dynamic loader needs
     return spec

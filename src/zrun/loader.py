@@ -4,26 +4,26 @@ A :class:`SourceFinder` answers for one directory of one source (as a
 meta-path finder, or as the path-entry finder that :func:`path_hook` returns
 for a ``sys.path`` or ``__path__`` entry). Each module it finds gets a
 :class:`ModuleLoader`, which knows its source entry and nothing else.
+
+Compiled code is kept in zrun's cache (:func:`zrun.bytecode.compile_cached`),
+and an extension module found in a source is extracted when it is imported
+(:mod:`zrun.extract`), since the dynamic loader can only map a real file.
 """
 
 from __future__ import annotations
 
 import linecache
 import os
-import sys
 from importlib.machinery import EXTENSION_SUFFIXES, ModuleSpec, PathFinder
 from types import CodeType, ModuleType
 
-from .bytecode import BadBytecode, code_from_pyc, compile_source, source_text
-from .errors import ExtensionInArchive
+from .bytecode import compile_cached, compile_source, shipped_pyc_code, source_text, sourceless_code
 from .source import Source, registered
 from .tracebacks import ensure_source_lines
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Callable, List, Optional, Sequence, Union
-
-_CACHE_TAG = sys.implementation.cache_tag
+    from typing import Any, Optional, Sequence, Union
 
 
 class SourceFinder:
@@ -77,19 +77,37 @@ class SearchFirst:
 
 def find_in(source: Source, fullname: str, base: str) -> Optional[ModuleSpec]:
     """The spec for ``fullname`` stored under ``base`` (``pkg/mod``) in ``source``."""
-    for entry, is_package in ((f"{base}/__init__.py", True), (f"{base}/__init__.pyc", True), (f"{base}.py", False), (f"{base}.pyc", False)):
+    for entry in (f"{base}/__init__.py", f"{base}/__init__.pyc"):
         if source.is_file(entry):
-            return ModuleLoader(source, fullname, entry, is_package).spec()
-    for suffix in EXTENSION_SUFFIXES:
+            return ModuleLoader(source, fullname, entry, True).spec()
+    for suffix in EXTENSION_SUFFIXES:  # before source, as FileFinder orders them
         if source.is_file(base + suffix):
-            raise ExtensionInArchive(
-                f"{source.filename(base + suffix)}: extension module {fullname!r} is inside an archive "
-                "and cannot be imported from there; it must be extracted to a directory first",
-                name=fullname,
-            )
+            from .extract import extension_spec
+
+            return extension_spec(source, fullname, base + suffix)
+    for entry in (f"{base}.py", f"{base}.pyc"):
+        if source.is_file(entry):
+            return ModuleLoader(source, fullname, entry, False).spec()
     if base and source.is_dir(base):
         return ModuleLoader(source, fullname, None, True).spec(search=base)
     return None
+
+
+class SourceSpec(ModuleSpec):
+    """A spec whose ``cached`` stays ``None``.
+
+    ``ModuleSpec.cached`` derives a ``__pycache__`` path from ``origin`` even
+    after ``spec.cached = None``, and for an archive that names a file inside
+    it that nobody writes; zrun's own cache is no ``__cached__`` file either.
+    """
+
+    @property
+    def cached(self) -> None:
+        return None
+
+    @cached.setter
+    def cached(self, value: Optional[str]) -> None:
+        pass
 
 
 class ModuleLoader:
@@ -108,13 +126,12 @@ class ModuleLoader:
 
     def spec(self, search: Optional[str] = None) -> ModuleSpec:
         origin = self.source.filename(self.entry) if self.entry else None
-        spec = ModuleSpec(self.name, self, origin=origin, is_package=self._is_package)  # type: ignore[arg-type]
+        spec = SourceSpec(self.name, self, origin=origin, is_package=self._is_package)  # type: ignore[arg-type]
         if self._is_package:
             assert spec.submodule_search_locations is not None
             where = search if search is not None else self.entry.rpartition("/")[0]  # type: ignore[union-attr]
             spec.submodule_search_locations.append(self.source.filename(where))
         spec.has_location = bool(self.source.has_location and self.entry)
-        spec.cached = None
         return spec
 
     def _check(self, fullname: str) -> None:
@@ -149,50 +166,24 @@ class ModuleLoader:
         return source_text(self.source.read(self.entry))
 
     def get_code(self, fullname: str) -> CodeType:
-        """Compile at most once: a valid cached ``.pyc`` wins over the source."""
+        """Compile at most once: a valid ``.pyc`` in the source wins, then zrun's cache.
+
+        A cache hit reads nothing from the source: the key of a zip member comes
+        from the archive's index, and the text is read only if a traceback asks.
+        """
         self._check(fullname)
         entry = self.entry
         if entry is None:
             return compile("", f"<namespace {fullname}>", "exec", dont_inherit=True)
         filename = self.source.filename(entry)
-        data = self.source.read(entry)
         if entry.endswith(".pyc"):
-            code = self._unmarshal(data, filename)
-            if code is None:
-                raise ImportError(f"bad magic number in {filename!r}", name=fullname, path=filename)
-            return code
-        for candidate in self._pyc_candidates(entry):
-            if self.source.is_file(candidate):
-                code = self._unmarshal(self.source.read(candidate), filename, source=data, mtime=self.source.mtime(entry))
-                if code is not None:
-                    break
-        else:
-            code = compile_source(data, filename)
+            return sourceless_code(self.source.read(entry), filename, fullname)
+        code = shipped_pyc_code(self.source, entry, filename)
+        if code is None:
+            code = compile_cached(self.source, entry, filename, compile_source)
         linecache.cache[filename] = (self._source_text,)
         ensure_source_lines()
         return code
-
-    @staticmethod
-    def _pyc_candidates(entry: str) -> List[str]:
-        folder, _, leaf = entry.rpartition("/")
-        stem = leaf[:-3]
-        level = sys.flags.optimize
-        opt = f".opt-{level}" if level else ""
-        inside = f"{folder}/" if folder else ""
-        return [f"{inside}__pycache__/{stem}.{_CACHE_TAG}{opt}.pyc", f"{inside}{stem}.pyc"]
-
-    def _unmarshal(self, pyc: bytes, filename: str, *, source: Optional[bytes] = None, mtime: Optional[float] = None) -> Optional[CodeType]:
-        size: Optional[int] = None
-        getter: Optional[Callable[[], bytes]] = None
-        if source is not None:
-            data = source
-            size, getter = len(data), lambda: data
-        try:
-            return code_from_pyc(pyc, filename, source_mtime=mtime, source_size=size, source_bytes=getter)
-        except BadBytecode as exc:
-            if source is not None:
-                return None
-            raise ImportError(str(exc), name=self.name, path=filename) from None
 
     def get_data(self, path: str) -> bytes:
         """Read a file of the source by the path a module would compute."""
@@ -205,8 +196,13 @@ class ModuleLoader:
         raise FileNotFoundError(path)
 
     def get_resource_reader(self, fullname: str) -> Any:
-        """Resources of a package, readable in every source kind and version."""
-        if fullname != self.name or not self._is_package:
+        """Resources of a package, or of the package directory that holds a module.
+
+        A module's reader serves its directory, as the stdlib's ``FileReader``
+        and (3.13) ``ZipReader`` do: 3.12's ``files()`` with no anchor asks the
+        calling module's loader, and without a reader it gets an orphan path.
+        """
+        if fullname != self.name:
             return None
         from .resources import SourceReader
 

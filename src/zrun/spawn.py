@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 _SPAWN = "multiprocessing.spawn"
-_main_path: "List[Tuple[ref[ModuleType], str]]" = []  # the one main module run from a path
+_main_path: List[Tuple[ref[ModuleType], str]] = []  # the one main module run from a path
 
 
 def respawn_from_path(module: ModuleType, path: str) -> None:
@@ -78,10 +78,10 @@ def _searched_first() -> List[str]:
     return places
 
 
-def _patch(spawn: ModuleType) -> None:
-    original = getattr(spawn, "get_preparation_data")
+def _patch(spawn: Any) -> None:  # the multiprocessing.spawn module object
+    original = spawn.get_preparation_data
     if not hasattr(original, "__wrapped__"):
-        setattr(spawn, "get_preparation_data", _preparation_data(original))
+        spawn.get_preparation_data = _preparation_data(original)
 
 
 class _PatchOnImport:
