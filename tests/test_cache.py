@@ -406,16 +406,13 @@ def test_stale_and_slow_lock_holders(root: Path) -> None:
     folder_name = extract.folder_key("id")
     (root / "ext").mkdir(parents=True)
     lock = str(root / "ext" / folder_name) + ".lock"
-    holder = subprocess.Popen(
-        [sys.executable, "-c", f"import fcntl, os, time; fd = os.open({lock!r}, os.O_RDWR | os.O_CREAT); {HOLD}"],
-        stdout=subprocess.PIPE,
-    )
-    assert holder.stdout is not None and holder.stdout.readline()
-    start = time.monotonic()
-    folder = extract.extract("id", {"m.so": lambda: b"x"}, timeout=0.3)  # a holder that hangs: go on after the timeout
-    assert 0.25 < time.monotonic() - start < 10 and Path(folder, "m.so").read_bytes() == b"x"
-    holder.kill()
-    holder.wait()
+    command = [sys.executable, "-c", f"import fcntl, os, time; fd = os.open({lock!r}, os.O_RDWR | os.O_CREAT); {HOLD}"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE) as holder:
+        assert holder.stdout is not None and holder.stdout.readline()
+        start = time.monotonic()
+        folder = extract.extract("id", {"m.so": lambda: b"x"}, timeout=0.3)  # a holder that hangs: go on after the timeout
+        assert 0.25 < time.monotonic() - start < 10 and Path(folder, "m.so").read_bytes() == b"x"
+        holder.kill()
     start = time.monotonic()
     assert extract.extract("id2", {"m.so": lambda: b"y"}, timeout=30)  # a dead holder's lock is gone with it
     assert extract.extract("id", {"m.so": lambda: b"y"}, timeout=30) == folder
