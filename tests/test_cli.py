@@ -423,3 +423,27 @@ def test_start_up_imports(zrun_cli: Launcher, app: Path, args: List[str]) -> Non
     baseline = imported(python("-X", "importtime", "-m", "cli_pkg.sib", cwd=app / "app"))
     extra = set(names) - set(baseline)
     assert not extra & {"zrun.zipsource", "zrun.archive", "zlib", "typing", "re", "collections", "contextlib", "weakref"}
+
+
+CAUGHT = """\
+def fail():
+    raise ValueError("caught in user code")
+
+
+try:
+    fail()
+except ValueError:
+    import traceback  # linecache arrives only now, after zrun loaded this module
+
+    traceback.print_exc()
+"""
+
+
+@pytest.mark.parametrize("target", ["{archive}", "{archive}:caught"])
+def test_traceback_module_shows_archive_source(zrun_cli: Launcher, tmp_path: Path, target: str) -> None:
+    """Code that prints its own tracebacks sees its source lines, as a module and as the archive's __main__."""
+    archive = write_zip(tmp_path / "caught.zip", {"__main__.py": CAUGHT, "caught.py": CAUGHT})
+    result = zrun_cli(target.format(archive=archive), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert '    raise ValueError("caught in user code")\n' in result.stderr, result.stderr
+    assert "    fail()\n" in result.stderr, result.stderr

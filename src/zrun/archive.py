@@ -193,7 +193,7 @@ class Archive:
 
     def _raw(self, m: Member, fetch: _Fetch) -> bytes:
         """Check the local header, then return exactly compressed_size bytes."""
-        want = m.name.encode("utf-8" if m.flags & 0x800 else "cp437")
+        want = m.name.encode("utf-8" if m.flags & 0x800 or m.name.isascii() else "cp437")  # (ASCII: the same bytes, no codec import)
         if m.header_offset > self._size:  # up to 64 bits from the file: never seek there
             raise CorruptArchive(self.path, "local header offset lies past the end of the file", m.name)
         head = fetch(m.header_offset, _LOCAL.size + len(want))

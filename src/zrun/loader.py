@@ -12,14 +12,13 @@ and an extension module found in a source is extracted when it is imported
 
 from __future__ import annotations
 
-import linecache
 import os
 from importlib.machinery import EXTENSION_SUFFIXES, ModuleSpec, PathFinder
 from types import CodeType, ModuleType
 
 from .bytecode import compile_cached, compile_source, shipped_pyc_code, source_text, sourceless_code
 from .source import Source, registered
-from .tracebacks import ensure_source_lines
+from .tracebacks import register
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -181,8 +180,7 @@ class ModuleLoader:
         code = shipped_pyc_code(self.source, entry, filename)
         if code is None:
             code = compile_cached(self.source, entry, filename, compile_source)
-        linecache.cache[filename] = (self._source_text,)
-        ensure_source_lines()
+        register(filename, self._source_text)
         return code
 
     def get_data(self, path: str) -> bytes:

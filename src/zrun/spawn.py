@@ -22,11 +22,12 @@ from __future__ import annotations
 import sys
 from _weakref import ref
 
+from .imported import when_imported
+
 TYPE_CHECKING = False  # typing and weakref cost milliseconds at start-up; only checkers need them
 if TYPE_CHECKING:
-    from importlib.machinery import ModuleSpec
     from types import ModuleType
-    from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+    from typing import Any, Callable, Dict, List, Tuple
 
 _SPAWN = "multiprocessing.spawn"
 _main_path: List[Tuple[ref[ModuleType], str]] = []  # the one main module run from a path
@@ -40,11 +41,7 @@ def respawn_from_path(module: ModuleType, path: str) -> None:
 
 def watch() -> None:
     """Patch ``multiprocessing.spawn`` now if it is loaded, else once it is imported."""
-    spawn = sys.modules.get(_SPAWN)
-    if spawn is not None:
-        _patch(spawn)
-    elif not any(isinstance(finder, _PatchOnImport) for finder in sys.meta_path):
-        sys.meta_path.insert(0, _PatchOnImport())
+    when_imported(_SPAWN, _patch)
 
 
 def _preparation_data(original: Callable[[str], Dict[str, Any]]) -> Callable[[str], Dict[str, Any]]:
@@ -82,35 +79,3 @@ def _patch(spawn: Any) -> None:  # the multiprocessing.spawn module object
     original = spawn.get_preparation_data
     if not hasattr(original, "__wrapped__"):
         spawn.get_preparation_data = _preparation_data(original)
-
-
-class _PatchOnImport:
-    """Meta-path finder that patches ``multiprocessing.spawn`` once it is executed."""
-
-    def find_spec(self, fullname: str, path: Optional[Sequence[str]] = None, target: Optional[ModuleType] = None) -> Optional[ModuleSpec]:
-        if fullname != _SPAWN:
-            return None
-        for finder in sys.meta_path:
-            if finder is self or not hasattr(finder, "find_spec"):
-                continue
-            spec: Optional[ModuleSpec] = finder.find_spec(fullname, path, target)
-            if spec is not None and spec.loader is not None:
-                spec.loader = _PatchingLoader(spec.loader)  # type: ignore[assignment]
-                return spec
-        return None
-
-
-class _PatchingLoader:
-    def __init__(self, loader: Any) -> None:
-        self.loader = loader
-
-    def create_module(self, spec: ModuleSpec) -> Optional[ModuleType]:
-        module: Optional[ModuleType] = self.loader.create_module(spec)
-        return module
-
-    def exec_module(self, module: ModuleType) -> None:
-        self.loader.exec_module(module)
-        _patch(module)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.loader, name)

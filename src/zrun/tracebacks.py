@@ -1,9 +1,12 @@
 """Source lines in tracebacks for code that has no file on disk.
 
 zrun registers each module's source with :mod:`linecache`, which the
-``traceback`` module reads. Before 3.13 the interpreter's default excepthook
-is written in C and only reads real files (gh-86291), so while it is still
-the default it is replaced by the ``traceback`` module's equivalent.
+``traceback`` module reads. ``linecache`` costs milliseconds to import
+(``tokenize``, ``re``), so until the target imports it the sources wait here
+and are handed over when it is imported. Before 3.13 the interpreter's
+default excepthook is written in C and only reads real files (gh-86291), so
+while it is still the default it is replaced by the ``traceback`` module's
+equivalent.
 """
 
 from __future__ import annotations
@@ -11,9 +14,26 @@ from __future__ import annotations
 import sys
 from types import TracebackType
 
+from .imported import when_imported
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Optional, Type
+    from types import ModuleType
+    from typing import Callable, Dict, Optional, Type
+
+_waiting: Dict[str, Callable[[], Optional[str]]] = {}
+
+
+def register(filename: str, source: Callable[[], Optional[str]]) -> None:
+    """Let tracebacks show ``filename``'s lines, read by ``source()`` only when one is shown."""
+    linecache = sys.modules.get("linecache")
+    if linecache is not None:
+        linecache.cache[filename] = (source,)  # a lazy entry: linecache calls it for the text
+    else:
+        _waiting[filename] = source
+        when_imported("linecache", _hand_over)
+    if sys.version_info < (3, 13) and sys.excepthook is sys.__excepthook__:
+        sys.excepthook = print_exception
 
 
 def print_exception(kind: Type[BaseException], value: BaseException, tb: Optional[TracebackType]) -> None:
@@ -23,7 +43,8 @@ def print_exception(kind: Type[BaseException], value: BaseException, tb: Optiona
     traceback.print_exception(kind, value, tb)
 
 
-def ensure_source_lines() -> None:
-    """Install :func:`print_exception` if the C default hook is still in place."""
-    if sys.version_info < (3, 13) and sys.excepthook is sys.__excepthook__:
-        sys.excepthook = print_exception
+def _hand_over(linecache: ModuleType) -> None:
+    while _waiting:
+        filename, source = _waiting.popitem()
+        linecache.cache[filename] = (source,)
+
