@@ -19,8 +19,9 @@ from typing import Any, Callable, Iterable
 
 import pytest
 
-from zrun.archive import Archive, Member, MissingMember, StaleArchive, clear_cache
+from zrun.archive import Archive, MissingMember, StaleArchive, clear_cache
 from zrun.errors import ArchiveError, ArchiveNotFound, CorruptArchive, NotAnArchive, UnsupportedMember
+from zrun.zipindex import Member
 
 Opener = Callable[[bytes], Archive]
 U32 = 0xFFFFFFFF

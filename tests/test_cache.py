@@ -712,8 +712,8 @@ INDEXED = """
 import sys
 from zrun import archive
 calls = []
-parse = archive._index
-archive._index = lambda *args: calls.append(1) or parse(*args)
+parse = archive.read_index
+archive.read_index = lambda *args: calls.append(1) or parse(*args)
 from zrun.cli import main
 status = main(sys.argv[1:])
 sys.stderr.write(f"parsed: {len(calls)} indexcache: {'zrun.indexcache' in sys.modules}\\n")
@@ -768,7 +768,7 @@ def test_cached_index_equals_the_parsed_one(root: Path, tmp_path: Path, monkeypa
         z.writestr("empty/", "")
     parsed = Archive.open(path)
     clear_cache()
-    monkeypatch.setattr("zrun.archive._index", lambda *args: pytest.fail("the cached index must be used"))
+    monkeypatch.setattr("zrun.archive.read_index", lambda *args: pytest.fail("the cached index must be used"))
     loaded = Archive.open(path)
     assert loaded is not parsed
     assert loaded.members == parsed.members and loaded.dirs == parsed.dirs and loaded.refused == parsed.refused == ["../evil.py"]

@@ -87,7 +87,7 @@ def _in_user_code(monkeypatch: pytest.MonkeyPatch, fault: BaseException) -> List
 # step -> how to inject; whether the code had started when it fires (imported modules may then stay).
 STEPS: Dict[str, Tuple[Callable[[pytest.MonkeyPatch, BaseException], List[bool]], bool]] = {
     "open the location": (lambda mp, f: _fire_once(mp, (zrun.engine, zrun.compat), "open_location", f), False),
-    "index the archive": (lambda mp, f: _fire_once(mp, zrun.archive, "_index", f), False),
+    "index the archive": (lambda mp, f: _fire_once(mp, zrun.archive, "read_index", f), False),
     "find a module": (lambda mp, f: _fire_once(mp, zrun.loader, "find_in", f), False),
     "find the package's module": (lambda mp, f: _fire_once(mp, zrun.loader, "find_in", f, lambda src, name, base: "." in name), False),
     "read the target's member": (lambda mp, f: _fire_once(mp, Archive, "read", f, lambda self, name: name.endswith("mod.py")), False),

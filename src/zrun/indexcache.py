@@ -21,7 +21,7 @@ import time
 from itertools import repeat
 
 from . import cache
-from .archive import Member
+from .zipindex import Member
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

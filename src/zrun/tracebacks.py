@@ -28,6 +28,7 @@ def register(filename: str, source: Callable[[], Optional[str]]) -> None:
     """Let tracebacks show ``filename``'s lines, read by ``source()`` only when one is shown."""
     linecache = sys.modules.get("linecache")
     if linecache is not None:
+        _hand_over(linecache)  # what waited while a run's import hook was in place, if any
         linecache.cache[filename] = (source,)  # a lazy entry: linecache calls it for the text
     else:
         _waiting[filename] = source
@@ -38,8 +39,10 @@ def register(filename: str, source: Callable[[], Optional[str]]) -> None:
 
 def print_exception(kind: Type[BaseException], value: BaseException, tb: Optional[TracebackType]) -> None:
     """``sys.excepthook`` that reads source through linecache, as 3.13's does."""
+    import linecache  # (the import hook may be gone with the run that set it)
     import traceback
 
+    _hand_over(linecache)
     traceback.print_exception(kind, value, tb)
 
 
