@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +40,22 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     _PRIVATE_CACHE.cleanup()
 Files = Dict[str, Union[str, bytes]]
+
+
+def sys_lock_is_free() -> bool:
+    """Another thread can take zrun's sys lock: no run left it held."""
+    got: List[bool] = []
+
+    def probe() -> None:
+        acquired = zrun.SYS_LOCK.acquire(timeout=1)
+        got.append(acquired)
+        if acquired:
+            zrun.SYS_LOCK.release()
+
+    thread = threading.Thread(target=probe)
+    thread.start()
+    thread.join()
+    return got == [True]
 
 
 def write_zip(path: Path, files: Files, *, compression: int = zipfile.ZIP_DEFLATED) -> Path:

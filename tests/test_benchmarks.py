@@ -84,7 +84,10 @@ def _synthetic_results(tmp_path: Path) -> Results:
 
 def test_report_names_every_row_skips_and_misses(tmp_path: Path) -> None:
     results = _synthetic_results(tmp_path)
+    big = results.runs[0].cases["big"]
+    big.outcomes["zipimport"] = Outcome(failure="exit 1: No module named hello")
     text = render(results, "performance.png")
+    assert "| fails (expected before 3.13, whose zipimport cannot read ZIP64 archives: exit 1: No module named hello) |" in text
     for case_result in results.runs[0].cases.values():
         for command in case_result.case.commands:
             assert f"| {command.label} |" in text
@@ -108,10 +111,11 @@ def test_quick_suite_writes_the_whole_report(tmp_path: Path) -> None:
         for command in case.commands:
             row = next((line for line in text.splitlines() if line.startswith(f"| {command.label} |")), None)
             assert row is not None, command.label
-            assert "fails:" not in row, row
+            assert "| fails (" not in row, row
     for target in TARGETS:
         assert f"| {target.text} |" in text
     assert "CPU:" in text and sys.version.split()[0] in text
+    assert "`zrun.cli`" in text  # the modules zrun imports beyond `python -m`, from -X importtime
     assert not out.with_suffix(".png").exists()  # no throwaway venv, so no matplotlib and no plot
 
 

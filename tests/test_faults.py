@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import errno
 import sys
-import threading
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
@@ -26,10 +25,10 @@ import zrun.bytecode
 import zrun.compat
 import zrun.engine
 import zrun.loader
-from conftest import write_zip
+from conftest import sys_lock_is_free, write_zip
 from zrun.archive import Archive, clear_cache
 from zrun.errors import ArchiveError
-from zrun.sysstate import SYS_LOCK, SysState
+from zrun.sysstate import SysState
 
 PACKAGE = {
     "__main__.py": "import pkg.mod\n",
@@ -122,21 +121,6 @@ def _outcome(call: Callable[[], Any]) -> Optional[BaseException]:
     return None
 
 
-def _lock_is_free() -> bool:
-    got: List[bool] = []
-
-    def probe() -> None:
-        acquired = SYS_LOCK.acquire(timeout=1)
-        got.append(acquired)
-        if acquired:
-            SYS_LOCK.release()
-
-    thread = threading.Thread(target=probe)
-    thread.start()
-    thread.join()
-    return got == [True]
-
-
 @pytest.fixture(autouse=True)
 def _fresh_index() -> Iterator[None]:
     clear_cache()
@@ -163,7 +147,7 @@ def test_fault(step: str, fault: str, entry: str, tmp_path: Path, monkeypatch: p
             assert str(archive) in str(raised)  # wrapped, naming the archive: as good as the raw one
         else:
             assert raised is error, f"{type(raised).__name__}: {raised}"
-        assert _lock_is_free(), "the sys lock is still held"
+        assert sys_lock_is_free(), "the sys lock is still held"
         left = everything.diff()
         if started or not entry.startswith("run "):
             # python -m leaves what the code imported, and so does zrun.run() without isolate;

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
 import types
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Optional, Type
+from typing import Any, Callable, Dict, Iterator, Optional, Type
 
 import pytest
 
 import zrun
-from conftest import write_tree, write_zip
-from zrun.sysstate import SYS_LOCK, SysState
+from conftest import sys_lock_is_free, write_tree, write_zip
+from zrun.sysstate import SysState
 
 #: Every run first changes everything in sys that a run may change, then leaves by one way.
 MUTATE = """
@@ -107,23 +106,7 @@ def run_and_compare(call: Callable[[], Any], expected: Optional[Type[BaseExcepti
         if argv is not None:
             assert sys.argv == argv_contents
         assert sys.modules.get("__main__") is main
-    assert_lock_free()
-
-
-def assert_lock_free() -> None:
-    """The lock is released: another thread can take it at once."""
-    got: List[bool] = []
-
-    def take() -> None:
-        ok = SYS_LOCK.acquire(blocking=False)
-        got.append(ok)
-        if ok:
-            SYS_LOCK.release()
-
-    thread = threading.Thread(target=take)
-    thread.start()
-    thread.join()
-    assert got == [True]
+    assert sys_lock_is_free()
 
 
 @pytest.mark.parametrize("entry", sorted(ENTRIES))
