@@ -185,7 +185,7 @@ def shiv_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def cli_pyz(shiv_root: Path) -> str:
     """``ZRUN_TEST_PYZ``, run once first: its first run extracts and compiles, and no test should time that."""
-    pyz = os.environ["ZRUN_TEST_PYZ"]
+    pyz = os.path.abspath(os.environ["ZRUN_TEST_PYZ"])  # tests run in other folders
     expect_ok(Launcher("pyz", [sys.executable, pyz])("--version"))
     return pyz
 
