@@ -1,0 +1,1 @@
+"""Small programs the suite runs as child processes (real files, run by path)."""
