@@ -15,7 +15,7 @@ from types import ModuleType
 
 from .errors import NotRunnable
 from .finding import absolute, evict, main_details, module_details, open_location, script_code, searched_sources, with_refusals
-from .loader import ModuleLoader, SearchFirst, path_hook
+from .loader import SearchFirst, location_of, path_hook
 from .source import Source
 from .sysstate import SYS_LOCK, SysState
 from .target import Target, parse
@@ -71,9 +71,7 @@ def module_globals(
     else:
         namespace.update(
             __file__=spec.origin if spec.has_location else None,
-            # zrun's loader writes no .pyc, so there is no cached file to name
-            # (ModuleSpec.cached would invent one from the origin).
-            __cached__=None if isinstance(spec.loader, ModuleLoader) else spec.cached,
+            __cached__=spec.cached,
             __loader__=spec.loader,
             __package__=spec.parent,
             __spec__=spec,
@@ -122,7 +120,7 @@ class Run:
         self.keep.append(entries)
         forget_finders(entry.root for entry in entries if isinstance(entry, Source))
         sys.meta_path.insert(0, SearchFirst(entries))
-        if self.alter_sys and any(isinstance(entry, str) or entry.has_location for entry in entries):
+        if self.alter_sys and any(location_of(entry) is not None for entry in entries):
             from .spawn import watch  # spawned children must find these sources too
 
             watch()

@@ -15,7 +15,7 @@ from importlib.util import MAGIC_NUMBER, find_spec
 
 from .bytecode import BadBytecode, code_from_pyc, compile_source
 from .errors import ArchiveError, NotAnArchive, NotRunnable
-from .loader import SearchFirst
+from .loader import SearchFirst, searched_first
 from .source import Source
 
 TYPE_CHECKING = False  # typing costs milliseconds at start-up; only checkers need it
@@ -156,7 +156,7 @@ def main_details(location: Location, display: str) -> Details:
 
 def searched_sources() -> List[Source]:
     """The sources zrun's finders on ``sys.meta_path`` search first: a run's location and ``sources``."""
-    return [entry for finder in sys.meta_path if isinstance(finder, SearchFirst) for entry in finder.entries if isinstance(entry, Source)]
+    return [entry for entry in searched_first() if isinstance(entry, Source)]
 
 
 def with_refusals(message: str, sources: Iterable[Optional[Source]]) -> str:

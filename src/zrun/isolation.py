@@ -11,7 +11,7 @@ import importlib
 import os
 import sys
 from importlib.machinery import EXTENSION_SUFFIXES
-from typing import Iterable, List, Mapping, Optional, Set
+from typing import Iterable, List, Mapping, Set
 
 from .engine import Entry
 from .errors import NotRunnable
@@ -88,13 +88,6 @@ def shadowed(sources: Iterable[Entry], modules: Mapping[str, object], keep: Mapp
     """Entries of ``modules`` that ``sources`` would answer (submodules too), except ``keep``'s own."""
     provided = set().union(*map(top_level_names, sources)) - NEVER_SHADOWED
     return [name for name, module in modules.items() if name.partition(".")[0] in provided and keep.get(name) is not module]
-
-
-def location_of(entry: Entry) -> Optional[str]:
-    """The ``sys.path`` entry for a source with a real location, else ``None``."""
-    if isinstance(entry, str):
-        return entry
-    return entry.root if entry.has_location else None
 
 
 def main_location(sources: Iterable[Entry]) -> Location:

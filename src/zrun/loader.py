@@ -13,6 +13,7 @@ and an extension module found in a source is extracted when it is imported
 from __future__ import annotations
 
 import os
+import sys
 from importlib.machinery import EXTENSION_SUFFIXES, ModuleSpec, PathFinder
 from types import CodeType, ModuleType
 
@@ -22,7 +23,7 @@ from .tracebacks import register
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Optional, Sequence, Union
+    from typing import Any, List, Optional, Sequence, Union
 
 
 class SourceFinder:
@@ -69,6 +70,18 @@ class SearchFirst:
         for entry in self.entries:
             if not isinstance(entry, str):
                 entry.refresh()
+
+
+def searched_first() -> List[Union[str, Source]]:
+    """The entries of every active :class:`SearchFirst`, in search order: a run's location and sources."""
+    return [entry for finder in sys.meta_path if isinstance(finder, SearchFirst) for entry in finder.entries]
+
+
+def location_of(entry: Union[str, Source]) -> Optional[str]:
+    """The ``sys.path`` entry for a source with a real location, else ``None``."""
+    if isinstance(entry, str):
+        return entry
+    return entry.root if entry.has_location else None
 
     def __repr__(self) -> str:
         return f"<SearchFirst {self.entries!r}>"

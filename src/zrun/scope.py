@@ -23,8 +23,8 @@ from .compat import run_module
 from .engine import Entry, Run, SourceLike, as_sources
 from .errors import NotRunnable, TargetError
 from .finding import main_details
-from .isolation import SysHooks, drop, location_of, main_location, preload, shadowed
-from .loader import SearchFirst, path_hook
+from .isolation import SysHooks, drop, main_location, preload, shadowed
+from .loader import SearchFirst, location_of, path_hook
 from .lock import acquire
 from .source import Source
 from .sysstate import SYS_LOCK, SysState

@@ -63,15 +63,12 @@ def _preparation_data(original: Callable[[str], Dict[str, Any]]) -> Callable[[st
 
 def _searched_first() -> List[str]:
     """On-disk places of the sources active runs search before ``sys.path``."""
-    from .loader import SearchFirst
+    from .loader import location_of, searched_first
 
     places: List[str] = []
-    for finder in sys.meta_path:
-        if isinstance(finder, SearchFirst):
-            for entry in finder.entries:
-                place = entry if isinstance(entry, str) else entry.root if entry.has_location else None
-                if place is not None and place not in places:
-                    places.append(place)
+    for place in map(location_of, searched_first()):
+        if place is not None and place not in places:
+            places.append(place)
     return places
 
 
