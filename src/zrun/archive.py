@@ -8,6 +8,7 @@ only and imports ``bz2``/``lzma`` lazily, when such a member is read.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import struct
@@ -189,28 +190,39 @@ def _identity(st: os.stat_result) -> tuple[int, ...]:
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
+class NotRegularFile(OSError):
+    """A directory, FIFO or device where a file was expected (``errno`` EISDIR for a directory)."""
+
+
+def open_regular(path: str) -> tuple[BinaryIO, os.stat_result]:
+    """Open a regular file to read, never blocking on a FIFO; anything else is an ``OSError``.
+
+    Checked on the opened descriptor, so the file cannot be swapped between
+    the check and the read.
+    """
+    fd = os.open(path, _OPEN_FLAGS)
+    try:  # the descriptor is ours until open() below owns it
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise NotRegularFile(errno.EISDIR if stat.S_ISDIR(st.st_mode) else errno.EINVAL, "not a regular file", path)
+    except BaseException:
+        os.close(fd)
+        raise
+    return open(fd, "rb"), st
+
+
 def _open(path: str) -> tuple[BinaryIO, os.stat_result]:
-    """Open without blocking on a FIFO; only regular files count as archives."""
+    """:func:`open_regular`, its failures told as archive errors."""
     try:
-        fd = os.open(path, _OPEN_FLAGS)
+        return open_regular(path)
     except (FileNotFoundError, NotADirectoryError):
         raise ArchiveNotFound(path, "no such file") from None
+    except NotRegularFile as e:
+        raise ArchiveNotFound(path, "is a directory, not a zip archive" if e.errno == errno.EISDIR else "not a regular file") from None
     except OSError as e:
         if os.path.isdir(path):  # Windows refuses to open directories
             raise ArchiveNotFound(path, "is a directory, not a zip archive") from None
         raise ArchiveError(path, f"cannot open: {e.strerror or e}") from e
-    try:
-        st = os.fstat(fd)
-    except BaseException as e:  # the descriptor is ours until open() below owns it
-        os.close(fd)
-        if isinstance(e, OSError):
-            raise ArchiveError(path, f"cannot open: {e.strerror or e}") from e
-        raise
-    if not stat.S_ISREG(st.st_mode):
-        os.close(fd)
-        isdir = stat.S_ISDIR(st.st_mode)
-        raise ArchiveNotFound(path, "is a directory, not a zip archive" if isdir else "not a regular file")
-    return open(fd, "rb"), st
 
 
 def _reader(f: BinaryIO) -> _Fetch:

@@ -7,13 +7,12 @@ bytecode version can crash the interpreter rather than fail cleanly.
 
 from __future__ import annotations
 
-import errno
 import os
-import stat
 import struct
 import sys
 from importlib.util import MAGIC_NUMBER
 
+from .archive import open_regular
 from .bytecode import compile_source, pyc_bytes
 from .errors import BundleError
 from .source import MemorySource, Source
@@ -39,19 +38,9 @@ def is_bundle(path: str) -> bool:
 
 
 def _read_regular(path: str, size: int = -1) -> bytes:
-    """Up to ``size`` bytes (all if negative) of a regular file, opened without blocking.
-
-    Anything else (a FIFO, a device, a directory) is an ``OSError``, checked on
-    the opened descriptor so the file cannot be swapped between check and read.
-    """
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0))
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(errno.EINVAL, "not a regular file", path)
-    except BaseException:
-        os.close(fd)
-        raise
-    with open(fd, "rb") as stream:
+    """Up to ``size`` bytes (all if negative) of a regular file; a FIFO or directory is an ``OSError``."""
+    stream, _ = open_regular(path)
+    with stream:
         return stream.read(size)
 
 
