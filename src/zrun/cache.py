@@ -177,32 +177,38 @@ def store(kind: str, key: str, payload: bytes) -> None:
 
 
 def _write(path: str, data: bytes) -> bool:
-    """Write a temporary file beside ``path``, rename it; False if the disk refused (not a race).
+    """:func:`write_atomically`, its shard folder made on first use; False if the disk refused (not a race)."""
+    try:
+        try:
+            write_atomically(path, data, 0o600)
+        except FileNotFoundError:  # the first entry of its shard
+            os.makedirs(os.path.dirname(path), 0o700, exist_ok=True)
+            write_atomically(path, data, 0o600)
+    except OSError as exc:
+        return isinstance(exc, FileNotFoundError)  # a folder removed by a concurrent clear()
+    return True
+
+
+def write_atomically(path: str, data: bytes, mode: int) -> None:
+    """Write a temporary file beside ``path`` and rename it into place.
 
     The temporary file is removed whatever stops the write, an interrupt too,
-    so an entry is either whole under its final name or not there at all.
+    so a file is either whole under its final name or not there at all.
     """
     import _thread
 
     tmp = f"{path}.{os.getpid()}-{_thread.get_ident()}.tmp"
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0)
     try:
-        try:
-            fd = os.open(tmp, flags, 0o600)
-        except FileNotFoundError:  # the first entry of its shard
-            os.makedirs(os.path.dirname(path), 0o700, exist_ok=True)
-            fd = os.open(tmp, flags, 0o600)
+        fd = os.open(tmp, flags, mode)
         try:
             write_all(fd, data)
         finally:
             os.close(fd)
         os.replace(tmp, path)
-    except BaseException as exc:
+    except BaseException:
         discard(tmp)
-        if not isinstance(exc, OSError):
-            raise
-        return isinstance(exc, FileNotFoundError)  # a folder removed by a concurrent clear()
-    return True
+        raise
 
 
 def discard(path: str) -> None:

@@ -120,21 +120,11 @@ def _fill(folder: str, checked: Dict[str, List[str]], members: Mapping[str, Call
 
 def _write_member(path: str, data: bytes) -> None:
     """Write ``data`` to a temporary name beside ``path`` and rename it into place."""
-    import _thread
-
     os.makedirs(os.path.dirname(path), 0o700, exist_ok=True)
-    tmp = f"{path}.{os.getpid()}-{_thread.get_ident()}.tmp"
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0)
     try:
-        fd = os.open(tmp, flags, 0o700)
-        try:
-            cache.write_all(fd, data)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except BaseException as exc:
-        cache.discard(tmp)
-        if not isinstance(exc, OSError) or not os.path.isfile(path):  # Windows refuses to replace a loaded DLL
+        cache.write_atomically(path, data, 0o700)
+    except OSError:
+        if not os.path.isfile(path):  # Windows refuses to replace a loaded DLL
             raise
 
 
