@@ -17,7 +17,7 @@ from .errors import NotRunnable
 from .finding import absolute, evict, main_details, module_details, open_location, script_code, searched_sources, with_refusals
 from .loader import SearchFirst, location_of, path_hook
 from .source import Source
-from .sysstate import SYS_LOCK, SysState
+from .sysstate import SysState
 from .target import Target, parse
 
 TYPE_CHECKING = False  # typing costs milliseconds at start-up; only checkers need it
@@ -248,23 +248,20 @@ def run(
     function's return value (what ``sys.exit()`` would receive). Runs that alter
     ``sys`` take turns; ``lock_timeout`` bounds the wait (:class:`zrun.LockTimeout`).
     """
-    parsed = parse(target) if isinstance(target, str) else target
-    if alter_sys:
-        from .lock import acquire
+    from contextlib import nullcontext  # library runs only: the CLI's run_main needs neither
 
-        acquire(lock_timeout, f"run {target if isinstance(target, str) else 'a target'}")
-    try:
-        with SysState(modules=isolate) as state:
-            runner = Run(state, sources=as_sources(sources), alter_sys=alter_sys, replace_path0=False)
-            try:
-                return runner.target(parsed, argv, run_name)
-            except BaseException:
-                if not runner.started:
-                    state.all_modules = True  # a run that failed to start leaves no trace at all
-                raise
-    finally:
-        if alter_sys:
-            SYS_LOCK.release()
+    from .lock import hold
+
+    parsed = parse(target) if isinstance(target, str) else target
+    locked = hold(lock_timeout, f"run {target if isinstance(target, str) else 'a target'}") if alter_sys else nullcontext()
+    with locked, SysState(modules=isolate) as state:
+        runner = Run(state, sources=as_sources(sources), alter_sys=alter_sys, replace_path0=False)
+        try:
+            return runner.target(parsed, argv, run_name)
+        except BaseException:
+            if not runner.started:
+                state.all_modules = True  # a run that failed to start leaves no trace at all
+            raise
 
 
 def run_main(target: Target, argv: Sequence[str], sources: Iterable[SourceLike] = ()) -> Any:
