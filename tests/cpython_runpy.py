@@ -1,7 +1,7 @@
 """Run CPython's own ``test.test_runpy`` with ``runpy.run_module``/``run_path`` replaced by zrun's.
 
 Used by ``test_cpython_runpy.py`` in a subprocess; prints one JSON object:
-how many tests ran and the ids of those that failed or errored.
+how many tests ran, the ids of those that failed or errored, and their tracebacks.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ def main() -> int:
     suite = unittest.defaultTestLoader.loadTestsFromModule(test_runpy)
     result = unittest.TextTestRunner(stream=io.StringIO(), verbosity=0).run(suite)
     broken = sorted(test.id().rpartition("test_runpy.")[2] for test, _ in result.failures + result.errors)
-    json.dump({"ran": result.testsRun, "broken": broken}, sys.stdout)
+    details = {test.id().rpartition("test_runpy.")[2]: trace for test, trace in result.failures + result.errors}
+    json.dump({"ran": result.testsRun, "broken": broken, "details": details}, sys.stdout)
     return 0
 
 

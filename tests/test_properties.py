@@ -179,10 +179,11 @@ def user_globals(namespace: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def _zip_cached_is_none() -> bool:
-    """docs/compatibility.md: ``__cached__`` is None for zip modules (no such file exists)."""
+    """docs/compatibility.md: ``__spec__.cached`` (and ``__cached__`` where set) is None for zip modules (no such file exists)."""
     with tempfile.TemporaryDirectory() as folder:
         archive = write_zip(Path(folder, "probe.zip"), {"probe_cached.py": "import sys\n"})
-        return zrun.run(f"{archive}:probe_cached", isolate=True, alter_sys=False)["__cached__"] is None
+        namespace = zrun.run(f"{archive}:probe_cached", isolate=True, alter_sys=False)
+        return namespace["__spec__"].cached is None and namespace.get("__cached__") is None
 
 
 def _resource_text_has_universal_newlines() -> bool:
@@ -226,15 +227,17 @@ def test_trees_run_like_runpy(tree: Tree) -> None:
                 assert got[name] == expected[name], (kind, name)
             assert got["__spec__"].name == expected["__spec__"].name
             assert got["__loader__"] is got["__spec__"].loader is not None
-            # The documented differences: __file__ only with a real location, __cached__ only for directories.
+            assert ("__cached__" in got) == ("__cached__" in expected), kind  # as this version's runpy: none from 3.15
+            # The documented differences: __file__ only with a real location, a cached file only for directories.
             if kind == "dir":
-                assert (got["__file__"], got["__cached__"]) == (expected["__file__"], expected["__cached__"])
+                assert (got["__file__"], got.get("__cached__")) == (expected["__file__"], expected.get("__cached__"))
+                assert got["__spec__"].cached == expected["__spec__"].cached
             elif kind == "zip":
                 suffix = expected["__file__"][len(str(root)) :].replace(os.sep, "/")
                 assert got["__file__"] == str(archive) + suffix
-                assert got["__cached__"] is None or not ZIP_CACHED_IS_NONE  # see test_zip_module_cached_is_none
+                assert got["__spec__"].cached is None or not ZIP_CACHED_IS_NONE  # see test_zip_module_cached_is_none
             else:
-                assert got["__file__"] is None and got["__cached__"] is None
+                assert got["__file__"] is None and got.get("__cached__") is None and got["__spec__"].cached is None
 
 
 def test_zip_module_cached_is_none() -> None:

@@ -152,9 +152,9 @@ def test_each_module_compiled_once(make_tree: Any, monkeypatch: pytest.MonkeyPat
     compiled = []
     real = loader.compile_source
 
-    def counting(data: bytes, filename: str) -> Any:
+    def counting(data: bytes, filename: str, module: Any = None) -> Any:
         compiled.append(filename)
-        return real(data, filename)
+        return real(data, filename, module)
 
     monkeypatch.setattr(loader, "compile_source", counting)
     zrun.run("pkg.mod", sources=tree.sources, isolate=True)

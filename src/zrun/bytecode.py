@@ -108,9 +108,17 @@ def pyc_bytes(code: CodeType) -> bytes:
     return header + marshal.dumps(code)
 
 
-def compile_source(data: bytes, filename: str) -> CodeType:
-    """Compile once; ``compile`` itself honours PEP 263 coding lines and BOMs."""
-    code: CodeType = compile(data, filename, "exec", dont_inherit=True)
+def compile_source(data: bytes, filename: str, module: Optional[str] = None) -> CodeType:
+    """Compile once; ``compile`` itself honours PEP 263 coding lines and BOMs.
+
+    From 3.15 ``compile(module=...)`` names the module whose ``SyntaxWarning``
+    filters apply (``-W error:::pkg.mod``), as importlib's ``source_to_code``
+    and runpy pass it; earlier versions filter such warnings by ``filename``.
+    """
+    if module is not None and _COMPILE_TAKES_MODULE:
+        code: CodeType = compile(data, filename, "exec", dont_inherit=True, module=module)  # type: ignore[call-overload]
+    else:
+        code = compile(data, filename, "exec", dont_inherit=True)
     return code
 
 
@@ -149,4 +157,5 @@ def _mtime_differs(stamp: bytes, source_mtime: float) -> bool:
 
 
 _RAW_MAGIC = int.from_bytes(MAGIC_NUMBER, "little")
+_COMPILE_TAKES_MODULE = sys.version_info >= (3, 15)
 _CACHE_TAG = sys.implementation.cache_tag

@@ -73,7 +73,7 @@ def run_path(
             runner.search(location)
             runner.set_path0(path)
             return dict(runner.main_of(location, _argv_tail(), name, init_globals))
-        code = script_code(path)
+        code = script_code(path, name)
         runner.set_argv(path, _argv_tail())
         module = runner.new_module(name)
         return dict(runner.execute(code, module, None, init_globals=init_globals, script=path, package=name.rpartition(".")[0]))

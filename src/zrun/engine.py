@@ -14,7 +14,8 @@ import sys
 from types import ModuleType
 
 from .errors import NotRunnable
-from .finding import absolute, evict, main_details, module_details, open_location, script_code, searched_sources, with_refusals
+from .finding import absolute, evict, main_details, main_script, module_details, open_location, searched_sources, with_refusals
+from .interpreter import SETS_CACHED, adds_path0, main_names
 from .loader import SearchFirst, location_of, path_hook
 from .source import Source
 from .sysstate import SysState
@@ -60,22 +61,30 @@ def module_globals(
     init_globals: Optional[Dict[str, Any]] = None,
     script: Optional[str] = None,
     package: Optional[str] = None,
+    loader: Any = None,
 ) -> Dict[str, Any]:
-    """Fill a module namespace with the names the import system would set."""
+    """Fill a module namespace with the names this interpreter's import system would set.
+
+    ``script``, ``package`` and ``loader`` describe code run with no spec (a
+    script file): ``python PATH`` gives it a file loader, runpy none.
+    """
     namespace = module.__dict__
     name = module.__name__  # read before init_globals may overwrite it
     if init_globals is not None:
         namespace.update(init_globals)
     if spec is None:
-        namespace.update(__file__=script, __cached__=None, __loader__=None, __package__=package, __spec__=None)
+        namespace.update(__file__=script, __loader__=loader, __package__=package, __spec__=None)
+        cached = None
     else:
         namespace.update(
             __file__=spec.origin if spec.has_location else None,
-            __cached__=spec.cached,
             __loader__=spec.loader,
             __package__=spec.parent,
             __spec__=spec,
         )
+        cached = spec.cached
+    if SETS_CACHED:
+        namespace["__cached__"] = cached
     namespace.update(__name__=name, __doc__=None)
     return namespace
 
@@ -107,6 +116,10 @@ class Run:
         self.sources = list(sources)
         self.alter_sys = alter_sys
         self.replace_path0 = replace_path0
+        #: ``-P`` / ``-I``: a script's folder, like the working directory for ``-m``, goes nowhere.
+        self.safe_path = not adds_path0()
+        #: Names the interpreter's own ``__main__`` has beyond runpy's (:func:`zrun.interpreter.main_names`).
+        self.main_names: Dict[str, Any] = {}
         self.keep: List[Any] = []
         self.started = False
 
@@ -158,8 +171,10 @@ class Run:
         init_globals: Optional[Dict[str, Any]] = None,
         script: Optional[str] = None,
         package: Optional[str] = None,
+        loader: Any = None,
     ) -> Dict[str, Any]:
-        namespace = module_globals(module, spec=spec, init_globals=init_globals, script=script, package=package)
+        namespace = module_globals(module, spec=spec, init_globals=init_globals, script=script, package=package, loader=loader)
+        namespace.update(self.main_names)
         if self.alter_sys:
             sys.modules[module.__name__] = module
         self.started = True
@@ -176,20 +191,34 @@ class Run:
             top = target.module.partition(".")[0]
             evict([top])
             self.state.protect_tree([top])
-        self.set_path0(location.path0() if location is not None else os.getcwd() if self.replace_path0 else None)
+        self.set_path0(self.path0(location))
         if target.func:
             return self.call(target, argv)
         if target.module:
+            self.set_argv("-m", argv)  # what the parent package's import sees under python -m (bpo-8202)
             name, spec, code = module_details(target.module)
             self.set_argv(spec.origin or name, argv)
             return self.execute(code, self.new_module(run_name), spec)
         assert location is not None
         if location.kind == "script":
             script = absolute(location.path)  # python's __file__ and code name since 3.9
-            code = script_code(script)
+            code, loader = main_script(script, run_name)
             self.set_argv(location.path, argv)
-            return self.execute(code, self.new_module(run_name), None, script=script)
+            return self.execute(code, self.new_module(run_name), None, script=script, loader=loader)
         return self.main_of(location, argv, run_name)
+
+    def path0(self, location: Optional[Location]) -> Optional[str]:
+        """The ``sys.path[0]`` entry ``python -m MOD`` / ``python PATH`` would have, if any.
+
+        A directory or archive is always there (its ``__main__`` is found
+        through it); the working directory and a script's folder are not under
+        ``-P`` / ``-I``.
+        """
+        if location is not None and not (location.kind == "script" and self.safe_path):
+            return location.path0()
+        if location is None and self.replace_path0:
+            return os.getcwd()
+        return None
 
     def main_of(
         self, location: Location, argv: Sequence[str], run_name: str, init_globals: Optional[Dict[str, Any]] = None
@@ -266,4 +295,7 @@ def run(
 
 def run_main(target: Target, argv: Sequence[str], sources: Iterable[SourceLike] = ()) -> Any:
     """The CLI's run: like :func:`run`, but nothing is restored (the process is ending)."""
-    return Run(SysState(), sources=as_sources(sources), alter_sys=True, replace_path0=True).target(target, argv, "__main__")
+    runner = Run(SysState(), sources=as_sources(sources), alter_sys=True, replace_path0=adds_path0())
+    runner.main_names = main_names()
+    return runner.target(target, argv, "__main__")
+

@@ -20,6 +20,7 @@ from .source import Source
 
 TYPE_CHECKING = False  # typing costs milliseconds at start-up; only checkers need it
 if TYPE_CHECKING:
+    from importlib.abc import Loader
     from importlib.machinery import ModuleSpec
     from types import CodeType
     from typing import Iterable, List, Optional, Tuple, Union
@@ -100,7 +101,7 @@ def _inside_archive(path: str) -> Optional[Location]:
 def module_details(mod_name: str) -> Details:
     """runpy's ``_get_module_details``: import the parent, find, recurse into ``__main__``."""
     if mod_name.startswith("."):
-        raise NotRunnable("Relative module names not supported")
+        raise NotRunnable("Relative module names not supported", name=mod_name)
     pkg_name = mod_name.rpartition(".")[0]
     if pkg_name:
         try:
@@ -194,8 +195,27 @@ def _code_of(spec: ModuleSpec, mod_name: str) -> CodeType:
     return code
 
 
-def script_code(path: str) -> CodeType:
-    """Code of a script file (source or ``.pyc``), named by the path as given."""
+def script_code(path: str, module: str) -> CodeType:
+    """Code of a script file (source or ``.pyc``), named by the path as given; ``module`` is its run name."""
+    return _script(path, module)[0]
+
+
+def main_script(path: str, module: str) -> Tuple[CodeType, Loader]:
+    """A script's code and the loader ``python PATH`` gives its ``__main__``.
+
+    The interpreter picks ``SourcelessFileLoader`` for a file that starts with
+    this version's ``.pyc`` magic and ``SourceFileLoader`` otherwise, whatever
+    the suffix; runpy's ``run_path`` gives none.
+    """
+    from importlib.machinery import SourceFileLoader, SourcelessFileLoader
+
+    code, compiled = _script(path, module)
+    loader = SourcelessFileLoader if compiled else SourceFileLoader
+    return code, loader("__main__", path)
+
+
+def _script(path: str, module: str) -> Tuple[CodeType, bool]:
+    """``(code, whether it came from bytecode)``; source is compiled as module ``module`` (3.15's warning filters)."""
     with io.open_code(os.path.abspath(path)) as stream:
         data = stream.read()
     if data[:4] == MAGIC_NUMBER:
@@ -204,8 +224,8 @@ def script_code(path: str) -> CodeType:
         except BadBytecode as exc:
             raise NotRunnable(str(exc)) from None
         if code is not None:
-            return code
-    return compile_source(data, path)
+            return code, True
+    return compile_source(data, path, module), False
 
 
 def evict(names: List[str]) -> List[str]:

@@ -72,7 +72,7 @@ class FrozenSource(MemorySource):
             if "__pycache__/" in f"/{entry}":
                 continue
             if entry.endswith(".py"):
-                code = compile_source(origin.read(entry), f"<frozen {module_name(entry)}>")
+                code = compile_source(origin.read(entry), f"<frozen {module_name(entry)}>", module_name(entry))
                 files[entry[:-3] + ".pyc"] = pyc_bytes(code)
             elif not (entry.endswith(".pyc") and origin.is_file(entry[:-1])):
                 files[entry] = origin.read(entry)

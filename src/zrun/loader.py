@@ -192,7 +192,7 @@ class ModuleLoader:
             return sourceless_code(self.source.read(entry), filename, fullname)
         code = shipped_pyc_code(self.source, entry, filename)
         if code is None:
-            code = compile_cached(self.source, entry, filename, compile_source)
+            code = compile_cached(self.source, entry, filename, lambda data, name: compile_source(data, name, fullname))
         register(filename, self._source_text)
         return code
 
