@@ -15,7 +15,6 @@ from types import ModuleType
 
 from .errors import NotRunnable
 from .finding import absolute, evict, main_details, main_script, module_details, open_location, searched_sources, with_refusals
-from .interpreter import SETS_CACHED, adds_path0, main_names
 from .loader import SearchFirst, location_of, path_hook
 from .source import Source
 from .sysstate import SysState
@@ -52,6 +51,37 @@ def as_sources(items: Iterable[SourceLike]) -> List[Entry]:
 
             entries.append(ZipSource(item))
     return entries
+
+
+# --- what this interpreter does that other versions do not (docs/compatibility.md, "Per-version
+# behaviour zrun follows"); kept here, not in a module of their own, to add no import to start-up.
+
+#: 3.15 dropped ``__cached__``: neither its import system nor its runpy sets the
+#: name (``__spec__.cached`` remains). Decided by version, not by probing an
+#: imported module, whose ``__cached__`` depends on which loader loaded it.
+SETS_CACHED = sys.version_info < (3, 15)
+
+
+def adds_path0() -> bool:
+    """Whether ``python -m zrun`` found an entry at ``sys.path[0]`` put there for it.
+
+    Under ``-P`` / ``PYTHONSAFEPATH`` (``sys.flags.safe_path``, 3.11+) and
+    ``-I`` (which implies it, and is the only such switch before 3.11) the
+    interpreter adds no script folder or working directory: ``sys.path[0]`` is
+    then an ordinary entry, usually the standard library's zip, and must stay.
+    """
+    return not (getattr(sys.flags, "safe_path", False) or sys.flags.isolated)
+
+
+def main_names() -> Dict[str, Any]:
+    """What the interpreter put in its own ``__main__`` beyond runpy's names, fresh.
+
+    Before 3.14 (PEP 649) that is ``__annotations__ = {}``, which code run by
+    ``python script.py`` and ``python -m`` sees. Read from the ``__main__`` that
+    ``python -m zrun`` itself runs in rather than decided by version.
+    """
+    main = sys.modules.get("__main__")
+    return {"__annotations__": {}} if main is not None and "__annotations__" in vars(main) else {}
 
 
 def module_globals(
@@ -118,7 +148,7 @@ class Run:
         self.replace_path0 = replace_path0
         #: ``-P`` / ``-I``: a script's folder, like the working directory for ``-m``, goes nowhere.
         self.safe_path = not adds_path0()
-        #: Names the interpreter's own ``__main__`` has beyond runpy's (:func:`zrun.interpreter.main_names`).
+        #: Names the interpreter's own ``__main__`` has beyond runpy's (:func:`main_names`).
         self.main_names: Dict[str, Any] = {}
         self.keep: List[Any] = []
         self.started = False
