@@ -189,6 +189,25 @@ def honest_bomb() -> bytes:
     return assemble([*good_members(skip=MAIN), (MAIN, deflate_repeated(chunk, count), 8, 0, HONEST_BOMB_SIZE)])
 
 
+def big_member(name: str, size: int, chunk: bytes, *, declared: Optional[int] = None) -> Tuple[str, bytes, int, int, int]:
+    """An :func:`assemble` member inflating to ``size`` bytes of repeated ``chunk``, its CRC right.
+
+    ``declared`` lies about the size (default: the truth). Costs two compressions of ``chunk``
+    and one CRC pass, whatever ``size`` is.
+    """
+    count, crc = size // len(chunk), 0
+    assert count * len(chunk) == size, "size must be a multiple of the chunk"
+    for _ in range(count):
+        crc = zlib.crc32(chunk, crc)
+    return (name, deflate_repeated(chunk, count), 8, crc, size if declared is None else declared)
+
+
+def big_source(size: int) -> bytes:
+    """:data:`GOOD` whose ``pkg/mod.py`` is ``size`` bytes of comment lines: valid Python, ~size/1000 on disk."""
+    chunk = b"#" * ((1 << 20) - 1) + b"\n"
+    return assemble([*good_members(skip=MAIN), big_member(MAIN, size, chunk)])
+
+
 def zip64_member(name: str, data: bytes, *, size: Optional[int] = None, offset: Optional[int] = None) -> bytes:
     """GOOD (stored) with ``name`` deflated last, its sizes and offset in a ZIP64 extra (which may lie), and ZIP64 end records."""
     body, cd = b"", b""

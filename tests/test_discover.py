@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
-from typing import Any, List, Tuple
+from typing import Any, List, Optional, Tuple
 
 import pytest
 
+import hostile
 import zrun
 from conftest import expect_ok, run_python, write_zip
+from test_hostile import needs_rlimit, run_limited
 from zrun import Runnable
+from zrun.metadata import MAX_ENTRY_POINTS, MAX_METADATA_SIZE
 
 NEVER = "raise RuntimeError('discover executed plugin code')\n"
 
@@ -119,9 +123,10 @@ def test_unreadable_archives_raise_or_are_reported(tmp_path: Path) -> None:
     assert [os.path.basename(entry.archive) for entry in found] == ["good.zip"]
     assert [(os.path.basename(archive), type(exc).__name__) for archive, exc in errors] == [
         ("broken.zip", "NotAnArchive"),
-        ("meta.zip", "MissingSectionHeaderError"),
+        ("meta.zip", "BadMetadata"),
     ]
-    assert "meta.zip/x-1.dist-info/entry_points.txt" in str(errors[1][1])  # the parse error names the file
+    assert isinstance(errors[1][1], zrun.ZrunError)  # a typed zrun error, not configparser's
+    assert f"{tmp_path / 'meta.zip'}: x-1.dist-info/entry_points.txt: line 1 " in str(errors[1][1])  # names archive, file, line
 
 
 def test_missing_archive_raises(tmp_path: Path) -> None:
@@ -133,3 +138,71 @@ def test_functions_survive_importing_their_modules() -> None:
     """Importing a submodule binds it on the package; no submodule is named like a public function."""
     code = "import zrun.discovery, zrun.hooks, zrun\nprint(zrun.discover([]), zrun.Runnable.__name__, callable(zrun.install))"
     assert expect_ok(run_python(code)).split() == ["[]", "Runnable", "True"]
+
+
+# --- hostile metadata: bounded reading and parsing, typed refusals -------------------------------
+
+GIB_OF_NEWLINES = 1000 << 20
+
+
+def _bomb_wheel(path: Path, *, declared: Optional[int] = None) -> Path:
+    """A ~1 MB wheel whose entry_points.txt inflates to 1000 MiB (declaring ``declared``, default the truth)."""
+    points = hostile.big_member("bomb-1.0.dist-info/entry_points.txt", GIB_OF_NEWLINES, b"\n" * (1 << 20), declared=declared)
+    path.write_bytes(hostile.assemble([*hostile.good_members(), points]))
+    return path
+
+
+DISCOVER_LIMITED = """
+import time, zrun
+errors = []
+start = time.perf_counter()
+found = zrun.discover(sys.argv[1], on_error=lambda archive, exc: errors.append(exc))
+took = time.perf_counter() - start
+for exc in errors:
+    print(type(exc).__name__, isinstance(exc, zrun.ZrunError), exc)
+print(f"{took:.3f}", len(found))
+"""
+
+
+@needs_rlimit
+@pytest.mark.parametrize("declared", ["honest", "lying"])
+def test_metadata_bomb_is_refused_fast_under_a_memory_limit(tmp_path: Path, declared: str) -> None:
+    """entry_points.txt of 1000 MiB in a 1 MB wheel, under a 256 MiB address space: on_error gets a typed error in under a second."""
+    wheel = _bomb_wheel(tmp_path / "bomb-1.0-py3-none-any.whl", declared=None if declared == "honest" else 1 << 20)
+    assert wheel.stat().st_size < 2 << 20
+    result = run_limited(DISCOVER_LIMITED, str(wheel))
+    assert result.returncode == 0, result.stderr
+    *errors, summary = result.stdout.splitlines()
+    assert len(errors) == 1, result.stdout
+    kind, typed, message = errors[0].split(" ", 2)
+    assert typed == "True" and kind in ("MemberTooLarge", "CorruptArchive"), errors[0]
+    assert message.startswith(f"{wheel}: bomb-1.0.dist-info/entry_points.txt: "), message
+    if declared == "honest":
+        assert message.endswith(f"declares {GIB_OF_NEWLINES} bytes, over the {MAX_METADATA_SIZE}-byte limit"), message
+    else:
+        assert "decompresses past its declared" in message, message
+    assert float(summary.split()[0]) < 1.0, summary
+
+
+@pytest.mark.parametrize(
+    "text, error, words",
+    [
+        ("[g]\na" + " " * (3 << 20) + "b\n", "BadMetadata", "line 2 is neither '[group]' nor 'name = value'"),  # configparser: hours
+        ("[g]\n" + "".join(f"a{i}=b.c\n" for i in range(MAX_ENTRY_POINTS + 1)), "BadMetadata", "declares more than 10000 entry points"),
+        ("[g]\nx = a:b\n" + "#" * MAX_METADATA_SIZE, "MemberTooLarge", f"over the {MAX_METADATA_SIZE}-byte limit"),
+        ("[g]\nx = \xff\n", "BadMetadata", "is not UTF-8 text"),
+    ],
+    ids=["one long line of spaces", "too many entry points", "over the size limit", "not UTF-8"],
+)
+def test_hostile_entry_points_are_refused_in_under_a_second(make_tree: Any, text: str, error: str, words: str) -> None:
+    """Bounded parsing: whatever an entry_points.txt of a few MiB holds, a typed error naming it, fast."""
+    tree = make_tree({"__main__.py": NEVER, "x-1.dist-info/entry_points.txt": text.encode("latin-1")})
+    where = _where(tree)
+    errors: List[Exception] = []
+    start = time.perf_counter()
+    assert zrun.discover(where, on_error=lambda archive, exc: errors.append(exc)) == []
+    took = time.perf_counter() - start
+    assert [type(exc).__name__ for exc in errors] == [error], errors
+    assert isinstance(errors[0], zrun.ArchiveError)
+    assert errors[0].member == "x-1.dist-info/entry_points.txt" and words in errors[0].reason, errors[0]
+    assert took < 1.0

@@ -12,6 +12,7 @@ import base64
 import contextlib
 import io
 import os
+import struct
 import subprocess
 import sys
 import textwrap
@@ -115,11 +116,11 @@ def run_library(case: Case, location: Path, monkeypatch: pytest.MonkeyPatch) -> 
         original = Archive.read
         fired: List[bool] = []
 
-        def read(self: Archive, name: str) -> bytes:
+        def read(self: Archive, name: str, *limit: Optional[int]) -> bytes:
             if not fired:
                 fired.append(True)
                 damage_between(case, location)
-            return original(self, name)
+            return original(self, name, *limit)
 
         monkeypatch.setattr(Archive, "read", read)
     out = io.StringIO()
@@ -395,3 +396,63 @@ def test_refusals_named_for_function_targets(name: str, tmp_path: Path) -> None:
     assert message.startswith(f"No module named {hostile.TARGET};"), message
     assert str(location) in message and "refused" in message, message
     assert everything.diff() == []
+
+
+# --- running out of memory while reading an archive -------------------------------------------
+
+BIG_SOURCE_SIZE = 600 << 20
+
+
+@needs_rlimit
+@pytest.mark.parametrize("via", ["library", "cli"])
+def test_member_too_big_for_the_memory_left(tmp_path: Path, via: str) -> None:
+    """600 MiB of source (under the size limit) inflated under a 400 MiB address space: one typed error, no MemoryError."""
+    archive = tmp_path / "big.zip"
+    archive.write_bytes(hostile.big_source(BIG_SOURCE_SIZE))
+    assert archive.stat().st_size < 2 << 20
+    target = f"{archive}:{hostile.TARGET}"
+    if via == "cli":
+        result = run_limited("from zrun.cli import main; sys.exit(main(sys.argv[1:]))", target, limit=400 << 20)
+        assert result.returncode == 1, result.stderr
+        assert result.stderr.startswith("zrun: error: ") and result.stderr.count("\n") == 1, result.stderr
+        said = result.stderr
+    else:
+        result = run_limited(
+            """
+            import zrun
+            try:
+                zrun.run(sys.argv[1])
+            except zrun.ArchiveError as exc:
+                print(type(exc).__name__, exc.path, exc.member, exc.reason)
+            """,
+            target,
+            limit=400 << 20,
+        )
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.startswith("MemberTooLarge "), result.stdout
+        said = result.stdout
+    assert f"{archive}: {hostile.MAIN}: " in said or f"{archive} {hostile.MAIN} " in said
+    assert f"not enough memory to read its {BIG_SOURCE_SIZE} bytes" in said
+
+
+@needs_rlimit
+def test_memory_error_while_indexing_is_an_archive_error(tmp_path: Path) -> None:
+    """A 300 MB central directory (a sparse file) indexed under a 256 MiB address space: the archive is named."""
+    archive = tmp_path / "wide.zip"
+    size = 300 << 20
+    with open(archive, "wb") as stream:
+        stream.truncate(size)  # zeros, allocated by nobody: the end record says they are the directory
+        stream.seek(size)
+        stream.write(struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, 1, 1, size, 0, 0))
+    result = run_limited(
+        """
+        import zrun
+        try:
+            zrun.run(sys.argv[1] + ":pkg.mod")
+        except zrun.ArchiveError as exc:
+            print(type(exc).__name__, exc)
+        """,
+        str(archive),
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"ArchiveError {archive}: not enough memory to index"), result.stdout

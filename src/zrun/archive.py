@@ -3,7 +3,7 @@
 ``zipfile`` costs ~30 ms to import, paid on every start-up of an executor that
 runs code from archives, so this module (with :mod:`zrun.zipindex`, which
 parses the central directory) decodes the format with ``struct`` and ``zlib``
-only and imports ``bz2``/``lzma`` lazily, when such a member is read.
+only and imports ``bz2``/``lzma``/Zstandard lazily, when such a member is read.
 """
 
 from __future__ import annotations
@@ -14,12 +14,13 @@ import stat
 import struct
 import zlib
 
-from .errors import ArchiveError, ArchiveNotFound, CorruptArchive, UnsupportedMember
+from .errors import ArchiveError, ArchiveNotFound, CorruptArchive, MemberTooLarge, UnsupportedMember
 from .zipindex import Member, read_index
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import BinaryIO
+    from types import ModuleType
+    from typing import BinaryIO, Optional
 
     from .zipindex import Fetch as _Fetch
     from .zipindex import Index as _Index
@@ -52,6 +53,14 @@ def max_member_size(path: str = "", member: str | None = None) -> int:
     if value < 0:
         raise ArchiveError(path, f"{_MAX_ENV}={text!r} is not a number of bytes", member)
     return value
+
+
+def _limit(path: str, member: str, cap: Optional[int]) -> tuple[int, str]:
+    """The size limit of one read and what to say about raising it."""
+    limit = max_member_size(path, member)
+    if cap is not None and cap < limit:
+        return cap, ""
+    return limit, f" ({_MAX_ENV} raises it)"
 
 
 class StaleArchive(CorruptArchive):
@@ -134,21 +143,34 @@ class Archive:
         except OSError:
             return True
 
-    def read(self, name: str) -> bytes:
-        """A member's data, decompressed and CRC-checked; the file is opened per read."""
+    def read(self, name: str, limit: Optional[int] = None) -> bytes:
+        """A member's data, decompressed and CRC-checked; the file is opened per read.
+
+        ``limit`` (bytes) lowers the size limit for this read, for members such
+        as metadata that have no business being large. Running out of memory
+        is :class:`~zrun.errors.MemberTooLarge` naming the member and its size,
+        not a bare ``MemoryError`` from ``zlib``.
+        """
         m = self.members.get(name)
         if m is None:
             raise MissingMember(self.path, "no such member in the archive", name)
         if m.flags & 1:
             raise UnsupportedMember(self.path, "encrypted members are not supported", name)
-        if m.method not in (0, 8, 12, 14):
+        if m.method not in _DECODERS:
             what = f"{m.method} ({_METHODS.get(m.method, 'unknown')})"
             raise UnsupportedMember(self.path, f"compression method {what} is not supported", name)
-        limit = max_member_size(self.path, name)
+        limit, hint = _limit(self.path, name, limit)
         if m.size > limit or m.compressed_size > limit:  # an honest bomb says what it is: believe it
             declared = max(m.size, m.compressed_size)
-            raise UnsupportedMember(self.path, f"declares {declared} bytes, over the {limit}-byte limit "
-                                               "(ZRUN_MAX_MEMBER_SIZE raises it)", name)
+            raise MemberTooLarge(self.path, f"declares {declared} bytes, over the {limit}-byte limit{hint}", name)
+        try:
+            return self._read(m)
+        except MemoryError:
+            raise MemberTooLarge(self.path, f"not enough memory to read its {m.size} bytes "
+                                            f"({m.compressed_size} compressed)", name) from None
+
+    def _read(self, m: Member) -> bytes:
+        name = m.name
         data = self._data
         if data is not None:
             return _decode(self.path, m, self._raw(m, lambda p, n: data[p:p + n]))
@@ -234,20 +256,8 @@ def _reader(f: BinaryIO) -> _Fetch:
 
 def _decode(path: str, m: Member, raw: bytes) -> bytes:
     """Decompress with output capped one byte past the declared size, then verify."""
-    limit = m.size + 1
     try:
-        if m.method == 0:
-            out = raw
-        elif m.method == 8:
-            out = zlib.decompressobj(-15).decompress(raw, limit)
-        elif m.method == 12:
-            try:
-                import bz2
-            except ImportError:
-                raise UnsupportedMember(path, "bzip2 member, but this Python lacks bz2", m.name) from None
-            out = bz2.BZ2Decompressor().decompress(raw, limit)
-        else:
-            out = _unlzma(path, m.name, raw, limit)
+        out = _DECODERS[m.method](path, m.name, raw, m.size + 1)
     except (zlib.error, OSError, EOFError, ValueError) as e:
         raise CorruptArchive(path, f"{_METHODS[m.method]} data is damaged: {e}", m.name) from e
     if len(out) > m.size:
@@ -257,6 +267,48 @@ def _decode(path: str, m: Member, raw: bytes) -> bytes:
     if zlib.crc32(out) != m.crc:
         raise CorruptArchive(path, "bad CRC: the member's data is damaged", m.name)
     return out
+
+
+def _stored(path: str, name: str, raw: bytes, limit: int) -> bytes:
+    return raw
+
+
+def _inflate(path: str, name: str, raw: bytes, limit: int) -> bytes:
+    return zlib.decompressobj(-15).decompress(raw, limit)
+
+
+def _bunzip2(path: str, name: str, raw: bytes, limit: int) -> bytes:
+    try:
+        import bz2
+    except ImportError:
+        raise UnsupportedMember(path, "bzip2 member, but this Python lacks bz2", name) from None
+    return bz2.BZ2Decompressor().decompress(raw, limit)
+
+
+def _unzstd(path: str, name: str, raw: bytes, limit: int) -> bytes:
+    """Zstandard (method 93, PEP 784): one frame, as zipfile writes it since 3.14."""
+    zstd = zstd_module(path, name)
+    try:
+        return zstd.ZstdDecompressor().decompress(raw, limit)  # type: ignore[no-any-return]
+    except zstd.ZstdError as e:
+        raise CorruptArchive(path, f"zstandard data is damaged: {e}", name) from e
+
+
+def zstd_module(path: str = "", name: Optional[str] = None) -> ModuleType:
+    """3.14's ``compression.zstd``, else the ``backports.zstd`` package, imported when first needed.
+
+    Neither is imported at start-up: most archives hold no Zstandard member.
+    Without both, the member is refused by name, saying what to install.
+    """
+    import importlib
+
+    for module in ("compression.zstd", "backports.zstd"):
+        try:
+            return importlib.import_module(module)
+        except ImportError:
+            pass
+    raise UnsupportedMember(path, "compression method 93 (zstandard) needs Python 3.14+ or the backports.zstd package "
+                                  "(pip install 'zrun[zstd]')", name)
 
 
 def _unlzma(path: str, name: str, raw: bytes, limit: int) -> bytes:
@@ -274,3 +326,7 @@ def _unlzma(path: str, name: str, raw: bytes, limit: int) -> bytes:
         return lzma.LZMADecompressor(lzma.FORMAT_RAW, filters=[props]).decompress(raw[4 + psize:], limit)
     except lzma.LZMAError as e:
         raise CorruptArchive(path, f"lzma data is damaged: {e}", name) from e
+
+
+#: Compression method -> decoder(path, member, raw, output limit); any other method is refused by name.
+_DECODERS = {0: _stored, 8: _inflate, 12: _bunzip2, 14: _unlzma, 93: _unzstd}

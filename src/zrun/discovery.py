@@ -2,19 +2,21 @@
 
 A host must be able to list plugins before trusting any of them, so this
 module reads just the zip central directory and, for packages with metadata,
-``*.dist-info/entry_points.txt`` (parsed as INI, the format the packaging
-specification defines). Nothing is imported and ``sys`` is not touched.
+``*.dist-info/entry_points.txt`` (the packaging specification's INI format,
+read and parsed under the bounds of :mod:`zrun.metadata`, so a hostile wheel
+is refused in milliseconds). Nothing is imported and ``sys`` is not touched.
 """
 
 from __future__ import annotations
 
-import configparser
 import os
 from typing import Callable, Iterable, List, NamedTuple, Optional, Union
 
 from .errors import ZrunError
+from .metadata import entry_points, read_text
 from .source import Source
 from .target import is_module_name
+from .zipsource import ZipSource
 
 #: The archive suffixes a plugin folder is scanned for.
 ARCHIVE_SUFFIXES = (".zip", ".pyz", ".pyzw", ".whl")
@@ -62,7 +64,7 @@ def discover(where: Union[Where, Iterable[Where]], *, on_error: Optional[OnError
         label = archive if isinstance(archive, str) else archive.root
         try:
             found.extend(entries_of(_open(archive)))
-        except (ZrunError, OSError, configparser.Error, UnicodeDecodeError) as exc:
+        except (ZrunError, OSError) as exc:
             if on_error is None:
                 raise
             on_error(label, exc)
@@ -81,24 +83,20 @@ def entries_of(source: Source) -> List[Runnable]:
             if (not folder or is_module_name(name)) and not any(r.name == name for r in mains):
                 mains.append(Runnable(label, "main", name, name, None, source.has_location))
         elif leaf == "entry_points.txt" and folder.endswith(".dist-info") and "/" not in folder:
-            found = _entry_points(label, source.read(entry).decode("utf-8"), source.filename(entry))
-            points.extend(point._replace(located=source.has_location) for point in found)
+            points.extend(_entry_points(source, entry))
     return mains + points
 
 
-def _entry_points(label: str, text: str, filename: str) -> List[Runnable]:
+def _entry_points(source: Source, entry: str) -> List[Runnable]:
     """``[group]`` / ``name = module:attr [extras]`` lines, invalid references skipped."""
-    parser = configparser.ConfigParser(delimiters=("=",), interpolation=None, strict=False)
-    parser.optionxform = str  # type: ignore[assignment,method-assign]
-    parser.read_string(text, source=filename)
     found = []
-    for group in parser.sections():
-        for name, value in parser.items(group):
-            reference = value.partition("[")[0].strip()
-            module, _, attr = reference.partition(":")
-            module, attr = module.strip(), attr.strip()
-            if is_module_name(module) and not module.startswith(".") and (not attr or is_module_name(attr)):
-                found.append(Runnable(label, "entry_point", name, f"{module}:{attr}" if attr else module, group))
+    for group, name, value in entry_points(read_text(source, entry), source.root, entry):
+        reference = value.partition("[")[0].strip()
+        module, _, attr = reference.partition(":")
+        module, attr = module.strip(), attr.strip()
+        if is_module_name(module) and not module.startswith(".") and (not attr or is_module_name(attr)):
+            ref = f"{module}:{attr}" if attr else module
+            found.append(Runnable(source.root, "entry_point", name, ref, group, source.has_location))
     return found
 
 
@@ -121,7 +119,5 @@ def _open(archive: Union[str, Source]) -> Source:
     if isinstance(archive, Source):
         archive.refresh()
         return archive
-    from .zipsource import ZipSource
-
     return ZipSource(archive)
 

@@ -50,6 +50,14 @@ class UnsupportedMember(ArchiveError):
     """A member zrun cannot decode: unknown compression or encryption."""
 
 
+class MemberTooLarge(UnsupportedMember):
+    """A member over a size limit, or too big for the memory this process may still allocate."""
+
+
+class BadMetadata(CorruptArchive):
+    """A ``*.dist-info`` metadata file that does not parse (named with its line)."""
+
+
 class BundleError(ArchiveError):
     """A frozen bundle that is damaged or built for another interpreter."""
 

@@ -64,7 +64,18 @@ def _find_eocd(tail: bytes) -> int:
 
 
 def read_index(fetch: Fetch, size: int, path: str) -> Index:
-    """Find the end records (ZIP64 too) and the prefix length; parse the directory."""
+    """Find the end records (ZIP64 too) and the prefix length; parse the directory.
+
+    A directory too big for the memory left is an :class:`ArchiveError` naming
+    the archive, not a bare ``MemoryError``.
+    """
+    try:
+        return _read_index(fetch, size, path)
+    except MemoryError:
+        raise ArchiveError(path, f"not enough memory to index its central directory ({size} bytes of archive)") from None
+
+
+def _read_index(fetch: Fetch, size: int, path: str) -> Index:
     if size < _EOCD.size:
         raise NotAnArchive(path, "not a zip archive" + ("" if size else " (empty file)"))
     tail_start = max(0, size - _EOCD.size - 0xFFFF)  # room for the longest comment

@@ -82,11 +82,11 @@ class ZipSource(Source):
         if self._path is not None:
             self._archive = Archive.open(self._path)
 
-    def read(self, name: str) -> bytes:
-        """Read a member; if the file was replaced since indexing, re-index and retry."""
+    def read(self, name: str, limit: Optional[int] = None) -> bytes:
+        """Read a member (under ``limit`` bytes, if given); if the file was replaced since indexing, re-index and retry."""
         for _ in range(_RETRIES):
             try:
-                return self._archive.read(self._prefix + name)
+                return self._archive.read(self._prefix + name, limit)
             except StaleArchive:
                 self.reload()
         raise CorruptArchive(self._archive.path, f"archive kept changing on disk while {_RETRIES} reads were tried", self._prefix + name)
