@@ -19,7 +19,8 @@ from typing import Any, Callable, Iterable
 
 import pytest
 
-from zrun.archive import Archive, MissingMember, StaleArchive, clear_cache
+import hostile
+from zrun.archive import Archive, MissingMember, StaleArchive, clear_cache, zstd_module
 from zrun.errors import ArchiveError, ArchiveNotFound, CorruptArchive, NotAnArchive, UnsupportedMember
 from zrun.zipindex import Member
 
@@ -28,17 +29,33 @@ U32 = 0xFFFFFFFF
 DATE = (2021, 3, 4, 5, 6, 8)
 
 
+ZIP_ZSTANDARD = 93  # PEP 784; zipfile.ZIP_ZSTANDARD from 3.14
+
+
+def zstd_zipfile() -> Any:
+    """The ``zipfile`` that writes Zstandard members: 3.14's, else the ``backports.zstd`` copy of it (``zrun[zstd]``)."""
+    if hasattr(zipfile, "ZIP_ZSTANDARD"):
+        return zipfile
+    try:
+        from backports.zstd import zipfile as backported  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        pytest.skip("writing Zstandard zips needs Python 3.14+ or backports.zstd (pip install -e '.[zstd]')")
+    return backported
+
+
 def zip_bytes(entries: Iterable[tuple[Any, ...]], *, comment: bytes = b"",
               method: int = zipfile.ZIP_STORED) -> bytes:
     """A zip made by zipfile; an entry is (name, data), (name, data, method) or (ZipInfo, data)."""
     buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", method) as zf:
+    methods = {method, *(entry[2] for entry in entries if len(entry) > 2)} if isinstance(entries, list) else {method}
+    zf_module = zstd_zipfile() if ZIP_ZSTANDARD in methods else zipfile
+    with zf_module.ZipFile(buf, "w", method) as zf:
         for entry in entries:
             if isinstance(entry[0], zipfile.ZipInfo):
                 zf.writestr(entry[0], entry[1])
                 continue
             name, data, *rest = entry
-            info = zipfile.ZipInfo(name, DATE)
+            info = zf_module.ZipInfo(name, DATE)
             info.compress_type = rest[0] if rest else method
             zf.writestr(info, data)
         zf.comment = comment
@@ -113,7 +130,7 @@ def raises(exc: type[ArchiveError], archive_or_call: Callable[[], object], *word
 METHODS = [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA]
 
 
-@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("method", [*METHODS, ZIP_ZSTANDARD])
 def test_round_trip(open_zip: Opener, method: int) -> None:
     payload = b"print('hello')\n" * 500
     archive = open_zip(zip_bytes([("pkg/mod.py", payload), ("empty.txt", b""), ("one", b"x")], method=method))
@@ -434,7 +451,7 @@ def test_unknown_method(open_zip: Opener) -> None:
     raises(UnsupportedMember, lambda: archive.read("m.py"), "m.py", "99")
 
 
-@pytest.mark.parametrize("method", METHODS[1:])
+@pytest.mark.parametrize("method", [*METHODS[1:], ZIP_ZSTANDARD])
 def test_garbage_compressed_data(open_zip: Opener, method: int) -> None:
     blob = bytearray(zip_bytes([("m.py", b"data " * 400)], method=method))
     span = data_span(bytes(blob), "m.py")
@@ -451,11 +468,44 @@ def test_decompressor_module_missing(open_zip: Opener, monkeypatch: pytest.Monke
     raises(UnsupportedMember, lambda: archive.read("m.py"), "m.py", module)
 
 
-@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("method", [*METHODS, ZIP_ZSTANDARD])
 def test_inflates_past_declared_size(open_zip: Opener, method: int) -> None:
     blob = zip_bytes([("m.py", b"a" * 1000)], method=method)
     archive = open_zip(patch(blob, "m.py", "<L", 22, 24, 10))
     raises(CorruptArchive, lambda: archive.read("m.py"), "m.py", "past its declared 10 bytes")
+
+
+def test_zstandard_without_a_decompressor_names_what_to_install(open_zip: Opener, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No compression.zstd (before 3.14) and no backport: refused by name, saying what to install."""
+    archive = open_zip(patch(zip_bytes([("m.py", b"x")]), "m.py", "<H", 8, 10, ZIP_ZSTANDARD))  # never decoded
+    monkeypatch.setitem(sys.modules, "compression.zstd", None)  # what an interpreter without either shows
+    monkeypatch.setitem(sys.modules, "backports.zstd", None)
+    err = raises(UnsupportedMember, lambda: archive.read("m.py"), "m.py", "compression method 93 (zstandard)", "backports.zstd",
+                 "zrun[zstd]")
+    assert err.path == archive.path
+
+
+def test_zstandard_concatenated_frames(open_zip: Opener) -> None:
+    """A member of several Zstandard frames (other writers make them) is read whole, still capped at its size."""
+    zstd_zipfile()  # skips where nothing writes (or reads) Zstandard
+    zstd = zstd_module()
+    parts = [b"first frame\n" * 50, b"second\n" * 70, b""]
+    raw = b"".join(zstd.compress(part) for part in parts)
+    data = b"".join(parts)
+    blob = hostile.assemble([("m.py", raw, ZIP_ZSTANDARD, zlib.crc32(data), len(data))])
+    assert open_zip(blob).read("m.py") == data
+    short = hostile.assemble([("m.py", raw, ZIP_ZSTANDARD, zlib.crc32(data), len(parts[0]) + 3)])
+    raises(CorruptArchive, lambda: open_zip(short).read("m.py"), "m.py", "past its declared")
+
+
+def test_zstandard_multi_member_archive_from_zipfile(tmp_path: Path) -> None:
+    """A whole package written by zipfile's ZIP_ZSTANDARD imports and runs (3.14's zipfile, or the backport's)."""
+    import zrun
+
+    blob = zip_bytes([("pkg/__init__.py", b""), ("pkg/util.py", b"WORD = 'zstd'\n" * 300),
+                      ("pkg/mod.py", b"from .util import WORD\nRESULT = WORD * 2\n")], method=ZIP_ZSTANDARD)
+    (tmp_path / "app.zip").write_bytes(blob)
+    assert zrun.run_module("pkg.mod", sources=[str(tmp_path / "app.zip")])["RESULT"] == "zstdzstd"
 
 
 def test_missing_member_is_not_a_key_error(open_zip: Opener) -> None:
@@ -467,7 +517,7 @@ def test_missing_member_is_not_a_key_error(open_zip: Opener) -> None:
 
 def test_does_not_import_zipfile() -> None:
     code = ("import sys; import zrun.errors; before = set(sys.modules); import zrun.archive; "
-            "print(sorted({'zipfile', 'bz2', 'lzma'} & (set(sys.modules) - before)))")
+            "print(sorted({'zipfile', 'bz2', 'lzma', 'compression.zstd', 'backports.zstd'} & (set(sys.modules) - before)))")
     src = str(Path(__file__).resolve().parent.parent / "src")
     env = {**os.environ, "PYTHONPATH": src}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)

@@ -286,12 +286,26 @@ def _bunzip2(path: str, name: str, raw: bytes, limit: int) -> bytes:
 
 
 def _unzstd(path: str, name: str, raw: bytes, limit: int) -> bytes:
-    """Zstandard (method 93, PEP 784): one frame, as zipfile writes it since 3.14."""
+    """Zstandard (method 93, PEP 784): one frame as zipfile writes it since 3.14, or several concatenated.
+
+    A decompressor stops at the end of its frame, so each further frame gets
+    a new one, until the data or the output limit runs out.
+    """
     zstd = zstd_module(path, name)
+    parts: list[bytes] = []
+    total = 0
     try:
-        return zstd.ZstdDecompressor().decompress(raw, limit)  # type: ignore[no-any-return]
+        while total < limit:
+            decompressor = zstd.ZstdDecompressor()
+            part = decompressor.decompress(raw, limit - total)
+            parts.append(part)
+            total += len(part)
+            raw = decompressor.unused_data
+            if not decompressor.eof or not raw:
+                break
     except zstd.ZstdError as e:
         raise CorruptArchive(path, f"zstandard data is damaged: {e}", name) from e
+    return b"".join(parts)
 
 
 def zstd_module(path: str = "", name: Optional[str] = None) -> ModuleType:

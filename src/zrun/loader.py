@@ -40,8 +40,28 @@ class SourceFinder:
     def invalidate_caches(self) -> None:
         self.source.refresh()
 
+    def get_data(self, path: str) -> bytes:
+        """A file of the source by its full path, as zipimporter's ``get_data`` reads it.
+
+        3.14.10+ and 3.15's ``linecache`` look source lines of archive modules
+        up through ``sys.path_importer_cache[parent].get_data(filename)``
+        (a ``SyntaxWarning`` raised while compiling shows its line that way).
+        """
+        return read_by_path(self.source, path)
+
     def __repr__(self) -> str:
         return f"<SourceFinder {self.source.filename(self.prefix.rstrip('/'))}>"
+
+
+def read_by_path(source: Source, path: str) -> bytes:
+    """The entry of ``source`` that ``path`` (below the source's root) names; ``FileNotFoundError`` if none."""
+    root = source.root
+    for sep in ("/", os.sep):
+        if path.startswith(root + sep):
+            name = path[len(root) + 1 :].replace(os.sep, "/")
+            if source.is_file(name):
+                return source.read(name)
+    raise FileNotFoundError(path)
 
 
 class SearchFirst:
@@ -198,13 +218,7 @@ class ModuleLoader:
 
     def get_data(self, path: str) -> bytes:
         """Read a file of the source by the path a module would compute."""
-        root = self.source.root
-        for sep in ("/", os.sep):
-            if path.startswith(root + sep):
-                name = path[len(root) + 1 :].replace(os.sep, "/")
-                if self.source.is_file(name):
-                    return self.source.read(name)
-        raise FileNotFoundError(path)
+        return read_by_path(self.source, path)
 
     def get_resource_reader(self, fullname: str) -> Any:
         """Resources of a package, or of the package directory that holds a module.
