@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import types
 from pathlib import Path
 from typing import Any
 
@@ -77,3 +78,33 @@ def test_truncated_bundle(tmp_path: Path, cut: int) -> None:
 def test_frozen_source_refuses_source_text() -> None:
     with pytest.raises(ValueError, match="code objects"):
         zrun.FrozenSource({"m.py": b"x = 1"})
+
+
+def test_no_source_is_borrowed_from_a_host_module(tmp_path: Path, clean_sys: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Frozen code has no text: getsource and tracebacks find none, even where its globals' name is a host module's file."""
+    import inspect
+    import traceback
+
+    host_file = tmp_path / "hostmod.py"
+    host_file.write_text("def twice(n):\n    HOST_SECRET = 1\n    return 'host'\n")
+    hostmod = types.ModuleType("hostmod")  # a host module with a real file, as imported ones have
+    hostmod.__file__ = str(host_file)
+    exec(compile(host_file.read_text(), str(host_file), "exec"), hostmod.__dict__)
+    monkeypatch.setitem(sys.modules, "hostmod", hostmod)
+
+    frozen = zrun.FrozenSource.compile(zrun.MemorySource({**APP, "app/util.py": "def twice(n):\n    return n / 0\n"}))
+    for run_name in ("hostmod", "__main__"):  # a run_name, and an isolated run whose __main__ is the host's again
+        if run_name == "__main__":
+            twice = zrun.run("app.util", sources=[frozen], isolate=True)["twice"]
+        else:
+            twice = zrun.run_module("app.util", run_name=run_name, sources=[frozen])["twice"]
+        with pytest.raises(OSError):
+            inspect.getsource(twice)
+        try:
+            twice(1)
+        except ZeroDivisionError as exc:
+            shown = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        assert "HOST_SECRET" not in shown and "return 'host'" not in shown and "import" not in shown.split("app.util")[-1], shown
+    assert hostmod.twice(1) == "host"
+    for name in [n for n in sys.modules if n == "app" or n.startswith("app.")]:  # run_module's parent package stays, as in runpy
+        monkeypatch.delitem(sys.modules, name)

@@ -3,6 +3,12 @@
 A bundle (``.zrf``) stores them marshalled, behind a header that names the
 interpreter they were compiled for, because marshal data from another
 bytecode version can crash the interpreter rather than fail cleanly.
+
+Their code is labelled ``<zrun frozen NAME>``, not CPython's ``<frozen NAME>``:
+3.14's ``linecache`` reads ``<frozen ...>`` code's lines from the ``__file__``
+of whatever module globals it is handed, which for a function whose
+``__module__`` names a host module (a run as ``__main__``, a ``run_name``) is
+the host's file, so ``inspect.getsource`` returned the host's lines.
 """
 
 from __future__ import annotations
@@ -72,7 +78,7 @@ class FrozenSource(MemorySource):
             if "__pycache__/" in f"/{entry}":
                 continue
             if entry.endswith(".py"):
-                code = compile_source(origin.read(entry), f"<frozen {module_name(entry)}>", module_name(entry))
+                code = compile_source(origin.read(entry), f"<zrun frozen {module_name(entry)}>", module_name(entry))
                 files[entry[:-3] + ".pyc"] = pyc_bytes(code)
             elif not (entry.endswith(".pyc") and origin.is_file(entry[:-1])):
                 files[entry] = origin.read(entry)
