@@ -12,6 +12,7 @@ import base64
 import contextlib
 import io
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -20,7 +21,7 @@ import threading
 import time
 import tracemalloc
 from pathlib import Path
-from typing import Any, Iterator, List, Optional
+from typing import Any, Dict, Iterator, List, Optional
 
 import pytest
 
@@ -28,6 +29,7 @@ import hostile
 import zrun
 from conftest import SRC, Launcher
 from hostile import Case
+from test_cache import extensions, root  # noqa: F401  (fixtures: a cache directory, compiled extensions)
 from zrun.archive import MAX_MEMBER_SIZE, Archive, clear_cache, max_member_size
 from zrun.errors import ArchiveError, NotRunnable, UnsupportedMember, ZrunError
 
@@ -166,7 +168,7 @@ _how, _path = os.environ["ZRUN_HOSTILE_BETWEEN"].split(":", 1)
 import zrun.archive as _archive
 _original = _archive.Archive.read
 _fired = []
-def _read(self, name):
+def _read(self, name, *limit):
     if not _fired:
         _fired.append(True)
         if _how == "delete":
@@ -174,7 +176,7 @@ def _read(self, name):
         else:
             with open(_path, "r+b") as stream:
                 stream.truncate(10)
-    return _original(self, name)
+    return _original(self, name, *limit)
 _archive.Archive.read = _read
 """
 
@@ -296,7 +298,7 @@ def test_honest_bomb_is_refused_before_inflating(tmp_path: Path, via: str) -> No
             target,
         )
         assert result.returncode == 0, result.stderr
-        assert result.stdout.startswith(UnsupportedMember.__name__)
+        assert result.stdout.startswith("MemberTooLarge ")  # an UnsupportedMember, caught as one above
     assert str(archive) in result.stdout + result.stderr
     assert hostile.MAIN in result.stdout + result.stderr
 
@@ -456,3 +458,57 @@ def test_memory_error_while_indexing_is_an_archive_error(tmp_path: Path) -> None
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(f"ArchiveError {archive}: not enough memory to index"), result.stdout
+
+
+# --- smaller refusals: each names the archive and refuses only what is unsafe ---------------------
+
+
+def test_unsafe_library_member_refuses_only_itself(root: Path, tmp_path: Path, extensions: Dict[str, bytes]) -> None:  # noqa: F811
+    """One ``C:.libs/x`` member (a drive name) beside a good extension: the extension imports, C:.libs is not extracted."""
+    import importlib.machinery
+    import zipfile
+
+    suffix = importlib.machinery.EXTENSION_SUFFIXES[0]
+    archive = tmp_path / "ext.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr(f"tinyext{suffix}", extensions["tinyext"])
+        z.writestr("C:.libs/x", b"not extracted")
+        z.writestr("tiny.libs/libdep.so.1", b"a bundled library")
+        z.writestr("use.py", "import tinyext\nANSWER = tinyext.answer()\nWHERE = tinyext.__file__\n")
+    namespace = zrun.run(f"{archive}:use", isolate=True)
+    assert namespace["ANSWER"] == 42
+    folder = Path(namespace["WHERE"]).parent
+    extracted = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+    assert extracted == sorted([f"tinyext{suffix}", "tiny.libs/libdep.so.1"])
+
+
+def test_unsafe_member_names_the_archive(root: Path, tmp_path: Path) -> None:  # noqa: F811
+    from zrun import extract
+
+    with pytest.raises(extract.UnsafeMember) as info:
+        extract.extract("id", {"good.so": lambda: b"ok", "C:/evil.so": lambda: b"evil"}, archive=str(tmp_path / "app.zip"))
+    assert (info.value.path, info.value.member) == (str(tmp_path / "app.zip"), "C:/evil.so")
+    assert str(info.value).startswith(f"{tmp_path / 'app.zip'}: C:/evil.so: refusing")
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="no symlinks here")
+def test_symlink_loop_reports_its_errno(tmp_path: Path, zrun_cli: Any) -> None:
+    """A symlink loop as the archive: ELOOP (Errno 40 on Linux), as ``python loop.zip`` says, not ENOENT."""
+    import errno
+    import runpy
+
+    (tmp_path / "a.zip").symlink_to(tmp_path / "b.zip")
+    (tmp_path / "b.zip").symlink_to(tmp_path / "a.zip")
+    loop = tmp_path / "a.zip"
+    words = f"[Errno {errno.ELOOP}] {os.strerror(errno.ELOOP)}"
+    for target in (f"{loop}:pkg.mod", str(loop), f"{loop}/sub"):
+        result = zrun_cli(target)
+        shown = str(tmp_path / target.split(":")[0])
+        assert (result.returncode, result.stderr) == (1, f"zrun: error: can't open file {shown!r}: {words}\n")
+    with pytest.raises(zrun.ArchiveError, match=re.escape(f"{loop}: cannot open: {words}")):
+        zrun.ZipSource(loop)
+    with pytest.raises(OSError) as expected:
+        runpy.run_path(str(loop))
+    with pytest.raises(OSError) as got:
+        zrun.run_path(str(loop))
+    assert (type(got.value), got.value.errno, got.value.filename) == (type(expected.value), errno.ELOOP, str(loop))

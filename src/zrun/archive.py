@@ -233,6 +233,21 @@ def open_regular(path: str) -> tuple[BinaryIO, os.stat_result]:
     return open(fd, "rb"), st
 
 
+def missing(path: str) -> OSError:
+    """Why ``path`` is no file, as ``os.stat`` says: ``ENOENT``, or ``ELOOP`` for a symlink loop, ``EACCES``...
+
+    For messages that name the real errno, as ``python PATH`` does, where a
+    bare "does not exist" would send the user looking for a typo.
+    """
+    try:
+        os.stat(path)
+    except OSError as e:
+        return OSError(e.errno, e.strerror, os.path.abspath(path))  # OSError(ENOENT, ...) is a FileNotFoundError
+    except ValueError:  # an embedded NUL: no such file either
+        pass
+    return OSError(errno.ENOENT, os.strerror(errno.ENOENT), os.path.abspath(path))
+
+
 def _open(path: str) -> tuple[BinaryIO, os.stat_result]:
     """:func:`open_regular`, its failures told as archive errors."""
     try:
@@ -244,7 +259,7 @@ def _open(path: str) -> tuple[BinaryIO, os.stat_result]:
     except OSError as e:
         if os.path.isdir(path):  # Windows refuses to open directories
             raise ArchiveNotFound(path, "is a directory, not a zip archive") from None
-        raise ArchiveError(path, f"cannot open: {e.strerror or e}") from e
+        raise ArchiveError(path, f"cannot open: [Errno {e.errno}] {e.strerror}" if e.strerror else f"cannot open: {e}") from e
 
 
 def _reader(f: BinaryIO) -> _Fetch:

@@ -7,7 +7,6 @@ restore of ``sys``) is listed in ``docs/compatibility.md``.
 
 from __future__ import annotations
 
-import errno
 import os
 import sys
 from types import ModuleType
@@ -86,7 +85,9 @@ def _open(path: str) -> Location:
     except NotRunnable:
         if os.path.exists(path):
             raise
-        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), os.path.abspath(path)) from None
+        from .archive import missing
+
+        raise missing(path) from None  # FileNotFoundError, or runpy's OSError for a symlink loop
 
 
 def _argv_tail() -> List[str]:

@@ -72,12 +72,21 @@ class ExtractedLoader(ExtensionFileLoader):
             ) from exc
 
 
-def check_name(name: str) -> List[str]:
-    """The parts of a safe relative member name; absolute, ``..`` or drive names are refused."""
+def check_name(name: str, archive: str = "<archive>") -> List[str]:
+    """The parts of a safe relative member name; absolute, ``..`` or drive names are refused, naming ``archive``."""
     parts = name.replace("\\", "/").split("/")
     if not name or "\0" in name or ":" in parts[0] or any(part in ("", ".", "..") for part in parts):
-        raise UnsafeMember("<archive>", "refusing to extract an absolute or path-traversing name", name)
+        raise UnsafeMember(archive, "refusing to extract an absolute or path-traversing name", name)
     return parts
+
+
+def is_safe(name: str) -> bool:
+    """Whether :func:`check_name` accepts ``name``."""
+    try:
+        check_name(name)
+    except UnsafeMember:
+        return False
+    return True
 
 
 def folder_key(archive_identity: str) -> str:
@@ -85,13 +94,14 @@ def folder_key(archive_identity: str) -> str:
     return cache.digest("ext", archive_identity)
 
 
-def extract(archive_identity: str, members: Mapping[str, Callable[[], bytes]], timeout: float = 60.0) -> str:
+def extract(archive_identity: str, members: Mapping[str, Callable[[], bytes]], timeout: float = 60.0, *, archive: str = "<archive>") -> str:
     """The archive's folder, holding ``members`` (name -> reader) at their relative paths.
 
     Each member is written at most once per folder; a read-only or full cache
-    falls back to a private folder, and only a failure there is raised.
+    falls back to a private folder, and only a failure there is raised. An
+    unsafe name is :class:`UnsafeMember` naming ``archive`` and the member.
     """
-    checked = {name: check_name(name) for name in members}
+    checked = {name: check_name(name, archive) for name in members}
     base = cache.directory()
     if base is not None:
         try:
@@ -179,14 +189,20 @@ def _private_root() -> str:
 
 
 def extension_members(source: Any, entry: str) -> List[str]:
-    """``entry`` and the shared libraries it may link against: top-level ``*.libs``, ancestor ``.dylibs``."""
+    """``entry`` and the shared libraries it may link against: top-level ``*.libs``, ancestor ``.dylibs``.
+
+    A library member whose name cannot be extracted safely (``C:.libs/x``) is
+    left out, so it alone is refused, not every extension of the archive: an
+    extension that needs it then fails to load, naming it.
+    """
     parts = entry.split("/")[:-1]
     folders = [name for name in source.children("") if name.endswith(".libs") and source.is_dir(name)]
     folders += ["/".join([*parts[:depth], ".dylibs"]) for depth in range(1, len(parts) + 1)]
     wanted, stack = [entry], [folder for folder in folders if source.is_dir(folder)]
     while stack:
         for child in source.children(stack.pop()):
-            (stack if source.is_dir(child) else wanted).append(child)
+            if is_safe(child):
+                (stack if source.is_dir(child) else wanted).append(child)
     return wanted
 
 
@@ -200,7 +216,7 @@ def extension_spec(source: Any, fullname: str, entry: str) -> ModuleSpec:
         return lambda: bytes(source.read(name))
 
     try:
-        folder = extract(source.identity(), {name: reader(name) for name in extension_members(source, entry)})
+        folder = extract(source.identity(), {name: reader(name) for name in extension_members(source, entry)}, archive=source.root)
     except OSError as exc:
         raise ExtensionInArchive(
             f"{source.filename(entry)}: extension module {fullname!r} could not be extracted: {exc}", name=fullname

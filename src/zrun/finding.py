@@ -72,7 +72,10 @@ def open_location(path: str) -> Location:
         inside = _inside_archive(path)
         if inside is not None:
             return inside
-        raise NotRunnable(f"can't open file {absolute(path)!r}: [Errno 2] No such file or directory")
+        from .archive import missing
+
+        why = missing(path)  # ENOENT, or ELOOP for a symlink loop, as python PATH says
+        raise NotRunnable(f"can't open file {absolute(path)!r}: [Errno {why.errno}] {why.strerror}")
     from .frozen import FrozenSource, is_bundle
 
     if is_bundle(path):

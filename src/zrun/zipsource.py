@@ -9,6 +9,7 @@ sees the new content rather than zipimport's ``bad local file header``.
 from __future__ import annotations
 
 import os
+import stat
 
 from .archive import Archive, StaleArchive
 from .errors import ArchiveNotFound, CorruptArchive
@@ -31,12 +32,26 @@ def split_archive_path(path: str) -> Tuple[str, str]:
     regular file" (without blocking) instead of "no such archive".
     """
     archive, inner = os.path.abspath(path), ""
-    while os.path.isdir(archive) or not os.path.exists(archive):
+    while _walk_past(archive):
         parent, tail = os.path.split(archive)
         if not tail or parent == archive:
             raise ArchiveNotFound(os.fspath(path), "no such archive")
         archive, inner = parent, f"{tail}/{inner}" if inner else tail
     return archive, inner
+
+
+def _walk_past(path: str) -> bool:
+    """A directory, or nothing at all: the archive is further up.
+
+    A path that ``stat`` refuses for another reason (a symlink loop, no
+    permission) is where the walk stops, so opening it reports that errno.
+    """
+    try:
+        return stat.S_ISDIR(os.stat(path).st_mode)
+    except (FileNotFoundError, NotADirectoryError, ValueError):
+        return True
+    except OSError:
+        return False
 
 
 class ZipSource(Source):
