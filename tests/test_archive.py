@@ -498,14 +498,14 @@ def test_zstandard_concatenated_frames(open_zip: Opener) -> None:
     raises(CorruptArchive, lambda: open_zip(short).read("m.py"), "m.py", "past its declared")
 
 
-def test_zstandard_multi_member_archive_from_zipfile(tmp_path: Path) -> None:
+def test_zstandard_multi_member_archive_from_zipfile(tmp_path: Path, clean_sys: Any) -> None:
     """A whole package written by zipfile's ZIP_ZSTANDARD imports and runs (3.14's zipfile, or the backport's)."""
     import zrun
 
     blob = zip_bytes([("pkg/__init__.py", b""), ("pkg/util.py", b"WORD = 'zstd'\n" * 300),
                       ("pkg/mod.py", b"from .util import WORD\nRESULT = WORD * 2\n")], method=ZIP_ZSTANDARD)
     (tmp_path / "app.zip").write_bytes(blob)
-    assert zrun.run_module("pkg.mod", sources=[str(tmp_path / "app.zip")])["RESULT"] == "zstdzstd"
+    assert zrun.run("pkg.mod", sources=[str(tmp_path / "app.zip")], isolate=True)["RESULT"] == "zstdzstd"
 
 
 def test_missing_member_is_not_a_key_error(open_zip: Opener) -> None:
