@@ -512,3 +512,16 @@ def test_symlink_loop_reports_its_errno(tmp_path: Path, zrun_cli: Any) -> None:
     with pytest.raises(OSError) as got:
         zrun.run_path(str(loop))
     assert (type(got.value), got.value.errno, got.value.filename) == (type(expected.value), errno.ELOOP, str(loop))
+
+
+@needs_rlimit
+def test_bundle_too_big_for_the_memory_left(tmp_path: Path) -> None:
+    """A 300 MB bundle (sparse) under a 256 MiB address space: one BundleError line naming it and its size."""
+    from zrun.frozen import BUNDLE_MAGIC
+
+    bundle = tmp_path / "big.zrf"
+    with open(bundle, "wb") as stream:
+        stream.write(BUNDLE_MAGIC)
+        stream.truncate(300 << 20)
+    result = run_limited("from zrun.cli import main; sys.exit(main(sys.argv[1:]))", f"{bundle}:pkg.mod")
+    assert (result.returncode, result.stderr) == (1, f"zrun: error: {bundle}: not enough memory to read the bundle ({300 << 20} bytes)\n")

@@ -104,12 +104,21 @@ class FrozenSource(MemorySource):
             blob = _read_regular(where)
         except OSError as exc:
             raise BundleError(where, f"cannot read bundle ({exc.strerror or exc})") from None
+        except MemoryError:
+            raise BundleError(where, f"not enough memory to read the bundle ({_size(where)} bytes)") from None
         if blob[: len(BUNDLE_MAGIC)] != BUNDLE_MAGIC:
             raise BundleError(where, "not a zrun bundle")
         try:
             return cls(_parse(blob, where), name=name or os.path.basename(where))
         except struct.error:
             raise BundleError(where, "truncated bundle") from None
+
+
+def _size(path: str) -> str:
+    try:
+        return str(os.stat(path).st_size)
+    except OSError:
+        return "?"
 
 
 def _parse(blob: bytes, where: str) -> Dict[str, bytes]:
