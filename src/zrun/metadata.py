@@ -62,8 +62,8 @@ def entry_points(text: str, where: str, entry: str) -> List[Tuple[str, str, str]
         stripped = line.strip()
         if not stripped or stripped[0] in "#;":
             continue
-        if stripped[0] == "[" and stripped[-1] == "]":
-            group = stripped[1:-1].strip()
+        if stripped[0] == "[" and "]" in stripped:  # configparser's header: up to the last "]"
+            group = stripped[1 : stripped.rindex("]")].strip()
             continue
         name, equals, value = stripped.partition("=")
         if line[0] in " \t" and found and not equals:
