@@ -20,6 +20,7 @@ import textwrap
 import threading
 import time
 import tracemalloc
+import zlib
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional
 
@@ -525,3 +526,25 @@ def test_bundle_too_big_for_the_memory_left(tmp_path: Path) -> None:
         stream.truncate(300 << 20)
     result = run_limited("from zrun.cli import main; sys.exit(main(sys.argv[1:]))", f"{bundle}:pkg.mod")
     assert (result.returncode, result.stderr) == (1, f"zrun: error: {bundle}: not enough memory to read the bundle ({300 << 20} bytes)\n")
+
+
+@pytest.mark.xfail(strict=True, reason="issue 12 item 3: zrun's lazy imports (compression.zstd, bz2, ...) go through the run's sources")
+def test_archive_cannot_supply_the_zstandard_decompressor(tmp_path: Path, zrun_cli: Launcher) -> None:
+    """An archive's own ``compression``/``backports`` package must not be what zrun imports to read its Zstandard member."""
+    from zrun.archive import zstd_module
+
+    try:
+        zstd = zstd_module()
+    except UnsupportedMember:
+        pytest.skip("neither compression.zstd nor backports.zstd here")
+    source = b"print('target ran')\n"
+    shadow = b"print('ARCHIVE CODE RAN INSIDE ZRUN')\nraise ImportError('shadow')\n"
+    members = [(name, shadow, 0, zlib.crc32(shadow), len(shadow)) for name in (
+        "compression/__init__.py", "compression/zstd.py", "backports/__init__.py", "backports/zstd.py")]
+    members.append((hostile.MAIN, zstd.compress(source), 93, zlib.crc32(source), len(source)))
+    members.append(("pkg/__init__.py", b"", 0, 0, 0))
+    archive = tmp_path / "shadow.zip"
+    archive.write_bytes(hostile.assemble(members))
+    result = zrun_cli(f"{archive}:{hostile.TARGET}", env={**os.environ, "ZRUN_NO_CACHE": "1"})
+    assert "ARCHIVE CODE RAN" not in result.stdout + result.stderr
+    assert (result.returncode, result.stdout) == (0, "target ran\n"), result.stderr
