@@ -21,6 +21,7 @@ import textwrap
 import threading
 import time
 import zipfile
+import zlib
 from pathlib import Path
 from subprocess import PIPE
 from typing import Dict, Iterator, List, Tuple
@@ -338,8 +339,8 @@ def test_import_is_cheap() -> None:
 def test_extract_once(root: Path) -> None:
     reads: List[str] = []
 
-    def reader(name: str, data: bytes):  # type: ignore[no-untyped-def]
-        return lambda: reads.append(name) or data
+    def reader(name: str, data: bytes) -> extract.Wanted:  # as a zip member: size and CRC from the index
+        return extract.Wanted(len(data), zlib.crc32(data), lambda: reads.append(name) or data)
 
     members = {"pkg/_ext.so": reader("ext", b"\x7fELF"), "pkg.libs/libdep.so.1": reader("dep", b"dep")}
     folder = Path(extract.extract("zip:/a.zip:1,2,3,4:", members))
@@ -363,7 +364,7 @@ def test_traversal_refused(root: Path, name: str) -> None:
 
 
 CONCURRENT = """
-import sys, time
+import sys, time, zlib
 from zrun import extract
 log = sys.argv[1]
 
@@ -374,7 +375,9 @@ def read():
     return b"payload"
 
 sys.stdin.read()  # wait for the start signal
-print(extract.extract("zip:/same.zip:1,2,3,4:", {"pkg/_ext.so": read, "pkg.libs/a.so": lambda: b"a"}))
+wanted = {"pkg/_ext.so": extract.Wanted(7, zlib.crc32(b"payload"), read)}
+wanted["pkg.libs/a.so"] = extract.Wanted(1, zlib.crc32(b"a"), lambda: b"a")
+print(extract.extract("zip:/same.zip:1,2,3,4:", wanted))  # sizes and CRCs from an index, as for a zip member
 """
 
 
@@ -404,7 +407,8 @@ HOLD = "fcntl.flock(fd, fcntl.LOCK_EX); print(1, flush=True); time.sleep(60)"
 @pytest.mark.skipif(os.name != "posix", reason="flock")
 def test_stale_and_slow_lock_holders(root: Path) -> None:
     folder_name = extract.folder_key("id")
-    (root / "ext").mkdir(parents=True)
+    assert cache.directory() == str(root)
+    (root / "ext").mkdir()
     lock = str(root / "ext" / folder_name) + ".lock"
     command = [sys.executable, "-c", f"import fcntl, os, time; fd = os.open({lock!r}, os.O_RDWR | os.O_CREAT); {HOLD}"]
     with subprocess.Popen(command, stdout=subprocess.PIPE) as holder:
@@ -895,7 +899,7 @@ def test_damaged_extension_names_its_archive_member(root: Path, tmp_path: Path) 
 CONCURRENT_RUN = """
 import sys
 written = []
-sys.addaudithook(lambda event, args: event == "open" and str(args[0]).endswith(".tmp") and "/ext/" in str(args[0]) and written.append(1))
+sys.addaudithook(lambda event, args: event == "open" and str(args[0]).endswith(".tmp") and "ext/" in str(args[0]) and written.append(1))
 sys.stdin.read()
 from zrun.cli import main
 status = main(sys.argv[1:])

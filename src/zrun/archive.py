@@ -209,7 +209,8 @@ class Archive:
 
 
 def _identity(st: os.stat_result) -> tuple[int, ...]:
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+    """What changes when the file is rewritten; the change time too, which no user can set (``cp -p`` restores mtime)."""
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 class NotRegularFile(OSError):

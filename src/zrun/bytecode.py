@@ -131,12 +131,12 @@ def compile_cached(source: Any, entry: str, filename: str, compiler: Callable[[b
     """
     from . import cache
 
-    key = cache.key_for(source, entry, filename)
+    key, data = cache.keyed(source, entry, filename)
     code = cache.load_code(key) if key is not None else None
     if code is None:
-        code = compiler(source.read(entry), filename)
+        code = compiler(source.read(entry) if data is None else data, filename)  # read() checks the member's CRC
         if key is not None:
-            cache.store_code(key, code)
+            cache.store_code(key, code)  # so a member whose data fails its CRC is never stored
     return code
 
 

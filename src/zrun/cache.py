@@ -5,29 +5,36 @@ version and the bytecode magic, so versions and interpreters never share one. A
 header (magic, length, CRC-32) exposes a damaged entry, which is then ignored and
 replaced. Writes go to a temporary name and are renamed into place. A missing,
 read-only or full disk means uncached runs, silently; ``ZRUN_NO_CACHE=1`` turns
-the cache off; a directory owned by another user or writable by others is
-refused with one warning per process (whoever can write it could plant code).
+the cache off. The folder is trusted only as :mod:`zrun.cacheroot` checks it (no
+other user can change any folder on its path or inside it) and only if it is
+zrun's (its ``CACHEDIR.TAG`` carries zrun's line, or it was empty and gets one);
+otherwise one warning per process, and the run is uncached.
 """
 
 from __future__ import annotations
 
+import errno
 import marshal
 import os
 import sys
 from importlib._bootstrap_external import MAGIC_NUMBER  # importlib.util pulls in typing on 3.9
 from types import CodeType
 
-from . import __version__
+from . import __version__, cacheroot
+from .cacheroot import Untrusted
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Callable, List, Optional, Set
+    from typing import Any, Callable, List, Optional, Set, Tuple
+
+    from .cacheroot import Root
 
 KINDS = ("code", "index", "ext")  # the only folders zrun.cacheadmin ever deletes from
 _HEAD = b"ZRC1" + MAGIC_NUMBER  # then the payload's length and CRC-32, 4 bytes each
 _SALT = f"{__version__}\0{sys.implementation.cache_tag}\0{MAGIC_NUMBER.hex()}\0".encode()
 _TAG = b"Signature: 8a477f597d28d172789f06886806bc55\n# zrun's cache; see `zrun cache info`.\n"
-_checked: List[Optional[str]] = []  # the directory, decided once per process (see reset())
+TAG_NAME = "CACHEDIR.TAG"
+_checked: List[Optional[Root]] = []  # the root, decided once per process (see reset())
 _unwritable: Set[str] = set()
 _warned: List[str] = []
 _blake2b: List[Callable[..., Any]] = []
@@ -48,39 +55,93 @@ def location() -> str:
     return os.path.join(base, "zrun")
 
 
-def directory() -> Optional[str]:
-    """The usable cache directory (created 0700), or ``None``; decided once per process."""
+def root() -> Optional[Root]:
+    """The checked cache root (created 0700 with its tag), or ``None``; decided once per process."""
     if not _checked:
-        path = None if os.environ.get("ZRUN_NO_CACHE", "") not in ("", "0") else location()
-        _checked.append(path if path is not None and refusal(path, create=True) is None else None)
+        found = None
+        if os.environ.get("ZRUN_NO_CACHE", "") in ("", "0"):
+            path = location()
+            try:
+                found = trusted(path, create=True)
+            except Untrusted as exc:
+                warn(path, exc.strerror)
+            except OSError:  # cannot create or reach it: uncached, quietly
+                pass
+        if _checked:  # another thread decided meanwhile
+            if found is not None:
+                found.close()
+        else:
+            _checked.append(found)
     return _checked[0]
 
 
+def directory() -> Optional[str]:
+    """The usable cache directory's path, or ``None``."""
+    found = root()
+    return None if found is None else found.path
+
+
 def reset() -> None:
-    """Read the environment again at the next use (for hosts and tests that change it)."""
+    """Read the environment again at the next use (for hosts and tests that change it; not while other threads import)."""
+    for found in _checked:
+        if found is not None:
+            found.close()
     del _checked[:], _warned[:]
     _unwritable.clear()
 
 
-def refusal(path: str, create: bool = False) -> Optional[str]:
-    """Why ``path`` cannot be the cache (warned once per process), or ``None`` if it can."""
+def trusted(path: str, create: bool) -> Root:
+    """The root at ``path`` if it is private (:mod:`zrun.cacheroot`) and zrun's own.
+
+    zrun's own: its ``CACHEDIR.TAG`` holds zrun's line, or (``create``) it holds
+    nothing yet and gets the tag. A folder holding other things is not adopted:
+    ``ZRUN_CACHE_DIR=~`` by mistake would otherwise fill ``~`` with entries and
+    make backup tools skip it. :class:`Untrusted` says why not.
+    """
+    found = cacheroot.open_root(path, create)
     try:
-        if create and not os.path.isdir(path):
-            os.makedirs(path, 0o700, exist_ok=True)
-            _write(os.path.join(path, "CACHEDIR.TAG"), _TAG)  # backup tools skip the folder
-        st = os.stat(path)
-    except OSError as exc:  # cannot create or reach it: uncached, quietly
-        return f"unavailable ({exc.strerror or exc})"
-    getuid = getattr(os, "getuid", None)
-    why = None
-    if getuid is not None and st.st_uid != getuid():
-        why = f"owned by uid {st.st_uid}, not {getuid()}"
-    elif getuid is not None and st.st_mode & 0o022:
-        why = f"writable by others (mode {st.st_mode & 0o777:o})"
-    if why is not None and not _warned:
+        if not tagged(found):
+            if not create or any(not _is_tag_temporary(name) for name, _ in found.scandir("")):
+                raise Untrusted(errno.EPERM, f"not zrun's cache: it has no {TAG_NAME} with zrun's signature")
+            write_atomically(found, "", TAG_NAME, _TAG, 0o600)  # backup tools skip the folder
+    except BaseException:
+        found.close()
+        raise
+    return found
+
+
+def tagged(found: Root) -> bool:
+    """Does the root hold zrun's ``CACHEDIR.TAG`` (a regular file of the user's, not a link)?"""
+    try:
+        return cacheroot.read_file(found, TAG_NAME, 512).startswith(_TAG)
+    except OSError:
+        return False
+
+
+def _is_tag_temporary(name: str) -> bool:
+    return name.startswith(f"{TAG_NAME}.") and is_temporary(name)
+
+
+def is_temporary(name: str) -> bool:
+    """Is ``name`` one of :func:`write_atomically`'s temporary names (``<name>.<pid>-<thread>.tmp``)?"""
+    stem, _, tail = name.rpartition(".")
+    pid, _, thread = stem.rpartition(".")[2].partition("-")
+    return tail == "tmp" and pid.isdigit() and thread.isdigit() and pid.isascii() and thread.isascii()
+
+
+def warn(path: str, why: object) -> None:
+    """One warning per process about a cache folder that is not used."""
+    if not _warned:
         _warned.append(path)
         sys.stderr.write(f"zrun: warning: not using cache directory {path}: {why}; running uncached\n")
-    return why
+
+
+def distrust(exc: Untrusted) -> None:
+    """Something inside the root is not private: warn, and use no cache for the rest of the process."""
+    found = _checked[0] if _checked else None
+    if found is not None:  # its descriptor stays open: another thread may be using it this very moment
+        warn(found.path, exc.strerror)
+        _checked[0] = None
 
 
 def digest(*parts: Any) -> str:
@@ -110,16 +171,29 @@ def code_key(source_identity: str, member: str, crc_or_digest: Any, size: int) -
 
 
 def key_for(source: Any, entry: str, filename: str) -> Optional[str]:
-    """Code key for ``entry`` of a source, or ``None`` when uncached. A zip member's CRC and size
-    come from the index, so a warm run reads nothing from the archive; memory entries are hashed."""
+    """Code key for ``entry`` of a source, or ``None`` when uncached (see :func:`keyed`)."""
+    return keyed(source, entry, filename)[0]
+
+
+def keyed(source: Any, entry: str, filename: str) -> Tuple[Optional[str], Optional[bytes]]:
+    """The code key for ``entry``, and its bytes if the key needed them.
+
+    A member of an archive *file* is keyed by the file's identity (device,
+    inode, size, modification and change times: a rewrite changes the change
+    time, which no user can set) and the member's CRC and size from the index,
+    so a warm run reads nothing from the archive. Everything else (memory
+    sources, zip bytes, whose identity is a length and a CRC anyone can forge)
+    is keyed by a BLAKE2b hash of the bytes; those are returned for compiling.
+    """
     if directory() is None:
-        return None
+        return None, None
     archive = getattr(source, "archive", None)
-    member = getattr(archive, "members", {}).get(filename[len(getattr(archive, "path", "")) + 1:].replace(os.sep, "/"))
-    if member is not None:
-        return code_key(source.identity(), filename, member.crc, member.size)
+    if archive is not None and getattr(source, "has_location", False):
+        member = archive.members.get(filename[len(archive.path) + 1:].replace(os.sep, "/"))
+        if member is not None:
+            return code_key(source.identity(), filename, member.crc, member.size), None
     data = source.read(entry)
-    return code_key("content", filename, digest(data), len(data))
+    return code_key("content", filename, digest(data), len(data)), data
 
 
 def load_code(key: str) -> Optional[CodeType]:
@@ -149,12 +223,16 @@ def store_index(identity: str, data: bytes) -> None:
 
 def load(kind: str, key: str) -> Optional[memoryview]:
     """The payload of entry ``key`` of ``kind``, or ``None`` if absent, short or damaged."""
-    root = directory()
-    if root is None:
+    found = root()
+    if found is None:
         return None
+    shard = f"{kind}/{key[:2]}"
     try:
-        with open(f"{root}{os.sep}{kind}{os.sep}{key[:2]}{os.sep}{key[2:]}", "rb", buffering=0) as stream:
-            data = stream.readall()  # unbuffered: one read, no buffer object per entry
+        cacheroot.folder(found, shard, create=False)
+        data = cacheroot.read_file(found, f"{shard}/{key[2:]}")
+    except Untrusted as exc:
+        distrust(exc)
+        return None
     except OSError:
         return None
     import zlib
@@ -167,54 +245,61 @@ def load(kind: str, key: str) -> Optional[memoryview]:
 
 def store(kind: str, key: str, payload: bytes) -> None:
     """Write entry ``key`` of ``kind`` atomically; failures (read-only, full disk) are ignored."""
-    root = directory()
-    if root is not None and root not in _unwritable:
-        import zlib
+    found = root()
+    if found is None or found.path in _unwritable:
+        return
+    import zlib
 
-        head = _HEAD + len(payload).to_bytes(4, "little") + zlib.crc32(payload).to_bytes(4, "little")
-        if not _write(f"{root}{os.sep}{kind}{os.sep}{key[:2]}{os.sep}{key[2:]}", head + payload):
-            _unwritable.add(root)  # read-only, full or forbidden: stop trying in this process
-
-
-def _write(path: str, data: bytes) -> bool:
-    """:func:`write_atomically`, its shard folder made on first use; False if the disk refused (not a race)."""
+    head = _HEAD + len(payload).to_bytes(4, "little") + zlib.crc32(payload).to_bytes(4, "little")
+    shard = f"{kind}/{key[:2]}"
     try:
-        try:
-            write_atomically(path, data, 0o600)
-        except FileNotFoundError:  # the first entry of its shard
-            os.makedirs(os.path.dirname(path), 0o700, exist_ok=True)
-            write_atomically(path, data, 0o600)
-    except OSError as exc:
-        return isinstance(exc, FileNotFoundError)  # a folder removed by a concurrent clear()
-    return True
+        cacheroot.folder(found, shard, create=True)
+        write_atomically(found, shard, key[2:], head + payload, 0o600)
+    except Untrusted as exc:
+        distrust(exc)
+    except FileNotFoundError:  # a folder removed by a concurrent clear: made again next time
+        found.checked.discard(shard)
+    except OSError:
+        _unwritable.add(found.path)  # read-only, full or forbidden: stop trying in this process
 
 
-def write_atomically(path: str, data: bytes, mode: int) -> None:
-    """Write a temporary file beside ``path`` and rename it into place.
+def write_atomically(found: Root, folder: str, name: str, data: bytes, mode: int, durable: bool = False) -> None:
+    """Write a temporary file in ``folder`` (relative to the root) and rename it to ``name``.
 
     The temporary file is removed whatever stops the write, an interrupt too,
-    so a file is either whole under its final name or not there at all.
+    so a file is either whole under its final name or not there at all. With
+    ``durable`` the file is fsynced before the rename and its folder after, so
+    a crash cannot leave a renamed but empty or short file (extracted
+    extensions). Code and index entries skip that: their header's length and
+    CRC already expose such a file, which is then rebuilt, and two fsyncs per
+    entry would cost a cold run of 2,000 modules a second or more on a disk
+    that syncs for real (docs/cache.md).
     """
     import _thread
 
-    tmp = f"{path}.{os.getpid()}-{_thread.get_ident()}.tmp"
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0)
+    final = f"{folder}/{name}" if folder else name
+    tmp = f"{final}.{os.getpid()}-{_thread.get_ident()}.tmp"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
     try:
-        fd = os.open(tmp, flags, mode)
+        fd = found.open(tmp, flags, mode)
         try:
             write_all(fd, data)
+            if durable:
+                os.fsync(fd)
         finally:
             os.close(fd)
-        os.replace(tmp, path)
+        found.replace(tmp, final)
     except BaseException:
-        discard(tmp)
+        discard(found, tmp)
         raise
+    if durable:
+        found.sync(folder)
 
 
-def discard(path: str) -> None:
+def discard(found: Root, rel: str) -> None:
     """Remove a temporary file, if it is there."""
     try:
-        os.unlink(path)
+        found.unlink(rel)
     except OSError:
         pass
 

@@ -9,40 +9,75 @@ mirrors the archive's layout and fills up as extensions are imported, so the
 relative ``RPATH`` an extension was linked with (``$ORIGIN/../pkg.libs``) finds
 its libraries, and libraries shared by many extensions are written once.
 
+Each extracted file is checked before it is used: its size and CRC-32 must be
+the member's, as the archive's index gives them (a source without a file,
+memory or zip bytes, must match byte for byte), so a truncated or damaged copy
+is written again rather than failing every later run; a file is checked once
+per process. The folder is named by the archive's identity, whose change time
+no user can set, so a replaced archive gets another folder.
+
 Concurrent first runs (pex #401, #1051, #1119, #1693) follow pex's
 ``atomic_directory``, one file at a time:
 
-1. A process that finds every file it needs uses them: each file appears whole,
-   by rename, so existing means complete.
+1. A process that finds every file it needs intact uses them: each file appears
+   whole, by rename, so existing and intact means complete.
 2. Otherwise it takes an exclusive ``flock`` on ``<folder>.lock``. The kernel
    drops the lock of a process that dies, so a crashed holder never blocks the
    others; waiting is bounded by ``timeout``, after which the process goes on
    without the lock (step 4 keeps that correct: the lock only saves work).
 3. The holder looks again (the previous holder may have written the files while
-   it waited), and writes each file still missing under a private temporary
-   name beside its final one, ``<file>.<pid>-<thread>.tmp``.
-4. It renames the temporary file onto the final name. A process that raced past
-   the lock renames identical bytes over them; a library already mapped by
-   another process keeps its old inode, so nobody ever sees a half-written file.
+   it waited), and writes each file still missing or damaged under a private
+   temporary name beside its final one, ``<file>.<pid>-<thread>.tmp``, fsynced.
+4. It renames the temporary file onto the final name and fsyncs the folder. A
+   process that raced past the lock renames identical bytes over them; a
+   library already mapped by another process keeps its old inode, so nobody
+   ever sees a half-written file.
 
-When the cache is off or cannot be written, the folder is a private temporary
-one, removed at exit: an extension still imports, it is just extracted again.
+The dynamic loader maps a file by path, so the extension is loaded from the
+checked path, not from ``/proc/self/fd/N`` of a descriptor: ``$ORIGIN`` in an
+``RPATH`` is the folder of the path given to ``dlopen`` (under ``/proc/self/fd``
+the bundled ``*.libs`` would not be found), ``__file__`` would name a
+descriptor, and macOS and Windows have no such path. The path cannot be swapped
+after the check because every folder on it, from ``/`` down, was checked to be
+changeable by nobody but the user and root (:mod:`zrun.cacheroot`).
+
+When the cache is off, untrusted or cannot be written, the folder is a private
+temporary one (checked the same way), removed at exit: an extension still
+imports, it is just extracted again.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
+import zlib
 from importlib.machinery import ExtensionFileLoader, ModuleSpec  # loaded already: zrun.loader imports machinery
 
-from . import cache
+from . import cache, cacheroot
+from .cacheroot import Untrusted
 from .errors import ArchiveError, ExtensionInArchive
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Callable, Dict, List, Mapping, Optional
+    from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Set, Tuple, Union
+
+    from .cacheroot import Root
+
+    class Wanted(NamedTuple):
+        size: int
+        crc: int
+        read: Callable[[], bytes]
+        data: Optional[bytes] = None
+else:
+    from collections import namedtuple
+
+    Wanted = namedtuple("Wanted", "size crc read data", defaults=(None,))
+Wanted.__doc__ = """A member to extract: its size and CRC-32 from the index, its reader, and its bytes when there is no index."""
 
 _touched: Dict[str, bool] = {}
-_private: List[str] = []
+_verified: Set[Tuple[str, str, int, int]] = set()
+_private: List[Root] = []
 
 
 class UnsafeMember(ArchiveError):
@@ -94,52 +129,105 @@ def folder_key(archive_identity: str) -> str:
     return cache.digest("ext", archive_identity)
 
 
-def extract(archive_identity: str, members: Mapping[str, Callable[[], bytes]], timeout: float = 60.0, *, archive: str = "<archive>") -> str:
-    """The archive's folder, holding ``members`` (name -> reader) at their relative paths.
+def extract(
+    archive_identity: str, members: Mapping[str, Union[Wanted, Callable[[], bytes]]], timeout: float = 60.0, *, archive: str = "<archive>"
+) -> str:
+    """The archive's folder, holding ``members`` at their relative paths, each intact.
 
-    Each member is written at most once per folder; a read-only or full cache
-    falls back to a private folder, and only a failure there is raised. An
-    unsafe name is :class:`UnsafeMember` naming ``archive`` and the member.
+    A member is a :class:`Wanted`, or just a reader, whose bytes the copy must
+    then equal. Each member is written at most once per folder unless damaged;
+    an untrusted, read-only or full cache falls back to a private folder, and
+    only a failure there is raised. An unsafe name is :class:`UnsafeMember`
+    naming ``archive`` and the member.
     """
-    checked = {name: check_name(name, archive) for name in members}
-    base = cache.directory()
-    if base is not None:
+    names = {name: "/".join(check_name(name, archive)) for name in members}
+    wanted = {name: _wanted(member) for name, member in members.items()}
+    folder = f"ext/{folder_key(archive_identity)}"
+    found = cache.root()
+    if found is not None:
         try:
-            return _fill(os.path.join(base, "ext", folder_key(archive_identity)), checked, members, timeout)
+            return _fill(found, folder, names, wanted, timeout)
+        except Untrusted as exc:
+            cache.distrust(exc)
         except OSError:
             pass  # read-only, full or forbidden: extract privately instead
-    return _fill(os.path.join(_private_root(), "ext", folder_key(archive_identity)), checked, members, timeout)
+    return _fill(_private_root(), folder, names, wanted, timeout)
 
 
-def _fill(folder: str, checked: Dict[str, List[str]], members: Mapping[str, Callable[[], bytes]], timeout: float) -> str:
-    targets = {name: os.path.join(folder, *parts) for name, parts in checked.items()}
-    if all(os.path.isfile(path) for path in targets.values()):
-        return _touch(folder)
-    os.makedirs(folder, 0o700, exist_ok=True)
-    lock = _lock(folder + ".lock", timeout)
+def _wanted(member: Union[Wanted, Callable[[], bytes]]) -> Wanted:
+    if isinstance(member, Wanted):
+        return member
+    data = bytes(member())
+    return Wanted(len(data), zlib.crc32(data), lambda: data, data)
+
+
+def _fill(found: Root, folder: str, names: Dict[str, str], wanted: Dict[str, Wanted], timeout: float) -> str:
+    cacheroot.folder(found, folder.rpartition("/")[0], create=True)
+    targets = {name: f"{folder}/{rel}" for name, rel in names.items()}
+    damaged = [name for name, rel in targets.items() if not _intact(found, rel, wanted[name])]
+    if not damaged:
+        return _touch(found, folder)
+    lock = _lock(found, f"{folder}.lock", timeout)
     try:
-        for name, path in targets.items():
-            if not os.path.isfile(path):  # written by the previous lock holder?
-                _write_member(path, members[name]())
+        for name in damaged:
+            if not _intact(found, targets[name], wanted[name]):  # written by the previous lock holder?
+                _write_member(found, targets[name], wanted[name])
     finally:
         if lock is not None:
             os.close(lock)  # releases the flock
-    _touched[folder] = True
-    return folder
+    _touched[found.full(folder)] = True
+    return found.full(folder)
 
 
-def _write_member(path: str, data: bytes) -> None:
-    """Write ``data`` to a temporary name beside ``path`` and rename it into place."""
-    os.makedirs(os.path.dirname(path), 0o700, exist_ok=True)
+def _intact(found: Root, rel: str, want: Wanted) -> bool:
+    """Is ``rel`` the user's regular file with the member's size and CRC (or its very bytes)?"""
+    memo = (found.path, rel, want.size, want.crc)
+    if want.data is None and memo in _verified:
+        return True
     try:
-        cache.write_atomically(path, data, 0o700)
+        cacheroot.folder(found, rel.rpartition("/")[0], create=False)
+        fd = found.open(rel, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        st = os.fstat(fd)
+        cacheroot.private(st, found.full(rel), cacheroot._uid(), stat.S_IFREG)
+        if st.st_size != want.size:
+            return False
+        if want.data is not None:
+            return os.read(fd, want.size + 1) == want.data
+        crc, chunk = 0, bytearray(min(want.size, 1 << 20) or 1)
+        with open(fd, "rb", buffering=0, closefd=False) as stream:  # 1 MiB at a time: memory stays bounded
+            n = stream.readinto(chunk)
+            while n:
+                crc = zlib.crc32(memoryview(chunk)[:n], crc)
+                n = stream.readinto(chunk)
+    finally:
+        os.close(fd)
+    if crc != want.crc:
+        return False
+    _verified.add(memo)
+    return True
+
+
+def _write_member(found: Root, rel: str, want: Wanted) -> None:
+    """Write the member under a temporary name beside ``rel``, fsynced, and rename it into place."""
+    data = want.read()
+    if len(data) != want.size or zlib.crc32(data) != want.crc:  # the archive was replaced while being read
+        raise OSError(errno.ESTALE, "the archive changed while it was extracted; run again")
+    parent, _, leaf = rel.rpartition("/")
+    cacheroot.folder(found, parent, create=True)
+    try:
+        cache.write_atomically(found, parent, leaf, data, 0o700, durable=True)
     except OSError:
-        if not os.path.isfile(path):  # Windows refuses to replace a loaded DLL
+        if not _intact(found, rel, want):  # Windows refuses to replace a loaded DLL
             raise
+    if want.data is None:
+        _verified.add((found.path, rel, want.size, want.crc))
 
 
-def _lock(path: str, timeout: float) -> Optional[int]:
-    """A descriptor holding an exclusive flock on ``path``, or ``None`` (no fcntl, timeout, error)."""
+def _lock(found: Root, rel: str, timeout: float) -> Optional[int]:
+    """A descriptor holding an exclusive flock on ``rel``, or ``None`` (no fcntl, timeout, error)."""
     try:
         import fcntl
     except ImportError:  # Windows: no lock, the rename alone keeps extraction correct
@@ -147,7 +235,7 @@ def _lock(path: str, timeout: float) -> Optional[int]:
     import time
 
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        fd = found.open(rel, os.O_RDWR | os.O_CREAT, 0o600)
     except OSError:
         return None
     deadline, delay = time.monotonic() + timeout, 0.001
@@ -166,25 +254,33 @@ def _lock(path: str, timeout: float) -> Optional[int]:
     return None
 
 
-def _touch(folder: str) -> str:
+def _touch(found: Root, folder: str) -> str:
     """Mark a reused folder as used (once per process), so ``prune`` keeps it."""
-    if folder not in _touched:
-        _touched[folder] = True
+    path = found.full(folder)
+    if path not in _touched:
+        _touched[path] = True
         try:
-            os.utime(folder)
+            found.touch(folder)
         except OSError:
             pass
-    return folder
+    return path
 
 
-def _private_root() -> str:
+def _private_root() -> Root:
+    """A fresh folder of the user's own in the temporary directory, checked like the cache, removed at exit."""
     if not _private:
         import atexit
         import shutil
         import tempfile
 
-        _private.append(tempfile.mkdtemp(prefix="zrun-ext-"))
-        atexit.register(shutil.rmtree, _private[0], True)
+        path = tempfile.mkdtemp(prefix="zrun-ext-")
+        try:
+            found = cacheroot.open_root(path, create=False)
+        except OSError:
+            os.rmdir(path)
+            raise
+        _private.append(found)
+        atexit.register(shutil.rmtree, path, True)
     return _private[0]
 
 
@@ -212,11 +308,8 @@ def extension_spec(source: Any, fullname: str, entry: str) -> ModuleSpec:
     :class:`~zrun.errors.ExtensionInArchive` when no folder at all can be
     written (cache off or unwritable, and no usable temporary directory).
     """
-    def reader(name: str) -> Callable[[], bytes]:
-        return lambda: bytes(source.read(name))
-
     try:
-        folder = extract(source.identity(), {name: reader(name) for name in extension_members(source, entry)}, archive=source.root)
+        folder = extract(source.identity(), {name: wanted(source, name) for name in extension_members(source, entry)}, archive=source.root)
     except OSError as exc:
         raise ExtensionInArchive(
             f"{source.filename(entry)}: extension module {fullname!r} could not be extracted: {exc}", name=fullname
@@ -225,3 +318,13 @@ def extension_spec(source: Any, fullname: str, entry: str) -> ModuleSpec:
     spec = ModuleSpec(fullname, ExtractedLoader(fullname, path, source.filename(entry)), origin=path)
     spec.has_location = True  # __file__ is the extracted copy: a real file, as the dynamic loader needs
     return spec
+
+
+def wanted(source: Any, name: str) -> Wanted:
+    """What extracting ``name`` must produce: an archive file's member by its index, anything else by its bytes."""
+    archive = getattr(source, "archive", None)
+    if archive is not None and getattr(source, "has_location", False):
+        member = archive.members.get(source.filename(name)[len(archive.path) + 1:].replace(os.sep, "/"))
+        if member is not None:
+            return Wanted(member.size, member.crc, lambda: bytes(source.read(name)))
+    return _wanted(lambda: source.read(name))
