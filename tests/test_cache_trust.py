@@ -691,3 +691,41 @@ def test_untrusted_temporary_folder_is_not_used_for_extraction(users: Users) -> 
     assert result.stdout == "" and result.returncode == 1, result
     assert "ExtensionInArchive" in result.stderr and "could not be extracted" in result.stderr and str(team) in result.stderr
     assert os.listdir(team) == []
+
+
+# --- the walk, as any user can check it --------------------------------------------------------------------
+
+
+@posix_only
+def test_a_folder_above_the_cache_writable_by_others_refuses_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)  # not sticky: anyone may rename the cache away
+    monkeypatch.setenv("ZRUN_CACHE_DIR", str(shared / "zrun"))
+    cache.reset()
+    assert cache.directory() is None and not (shared / "zrun").exists()
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{shared} is writable by others (mode 777)" in err
+    shared.chmod(0o1777)  # sticky, and ours: nobody else may rename what we put there
+    cache.reset()
+    assert cache.directory() == str(shared / "zrun")
+    cache.reset()
+
+
+@posix_only
+def test_a_link_of_our_own_to_the_cache_is_resolved_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = tmp_path / "disk" / "zrun"
+    (tmp_path / "disk").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "disk")
+    monkeypatch.setenv("ZRUN_CACHE_DIR", str(tmp_path / "link" / "zrun"))
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
+    cache.reset()
+    assert cache.directory() == str(real)
+    key = cache.code_key("id", "m.py", 1, 2)
+    cache.store_code(key, compile("", "m", "exec"))
+    (tmp_path / "link").unlink()
+    (tmp_path / "link").symlink_to(tmp_path / "elsewhere")  # changed after the check: the descriptor still holds the real one
+    assert cache.load_code(key) is not None
+    assert [p.name for p in (real / "code").iterdir()] == [key[:2]]
+    cache.reset()
