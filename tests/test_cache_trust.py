@@ -729,3 +729,12 @@ def test_a_link_of_our_own_to_the_cache_is_resolved_once(tmp_path: Path, monkeyp
     assert cache.load_code(key) is not None
     assert [p.name for p in (real / "code").iterdir()] == [key[:2]]
     cache.reset()
+
+
+@posix_only
+def test_the_filesystem_root_is_never_a_cache(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("ZRUN_CACHE_DIR", "/")
+    cache.reset()
+    assert cache.directory() is None
+    assert "not using cache directory /: / itself cannot be a cache" in capsys.readouterr().err
+    cache.reset()

@@ -84,6 +84,8 @@ def open_root(path: str, create: bool) -> Root:
         done = "/"
         _ancestor(os.fstat(fd), done, uid)
         names = [name for name in real.split("/") if name]
+        if not names:
+            raise Untrusted(errno.EPERM, "/ itself cannot be a cache")
         for n, name in enumerate(names):
             last = n == len(names) - 1
             done = f"{done.rstrip('/')}/{name}"
