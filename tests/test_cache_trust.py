@@ -657,11 +657,11 @@ def test_flipping_symlink_to_the_cache_never_runs_planted_code(users: Users) -> 
         while not link.is_symlink() and time.monotonic() < deadline:
             time.sleep(0.01)
         argv = [users.python, "-m", "zrun", f"{archive}:app.main"]
-        outputs = [run_as(users, "victim", argv, {"ZRUN_CACHE_DIR": str(link)}) for _ in range(20)]
+        outputs = [run_as(users, "victim", argv, {"ZRUN_CACHE_DIR": str(link)}) for _ in range(12)]
     finally:
         flipper.kill()
         flipper.wait(timeout=30)
-    assert [r.stdout for r in outputs] == ["genuine 42\n"] * 20, [r.stdout + r.stderr for r in outputs]
+    assert [r.stdout for r in outputs] == ["genuine 42\n"] * 12, [r.stdout + r.stderr for r in outputs]
 
 
 def test_subdirectories_owned_by_another_user_are_not_trusted(users: Users) -> None:
