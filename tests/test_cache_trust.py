@@ -564,8 +564,8 @@ for name in names:
     filename = source.filename(name)
     key = cache.key_for(source, name, filename)
     cache.store_code(key, compile("print('PLANTED code')", filename, "exec"))
-so = [n for n in ZipSource(archive).files() if n.endswith(sys.argv[3])][0]
-extract.extract(source.identity(), {so: lambda: open(planted_so, "rb").read()})
+for so in [n for n in ZipSource(archive).files() if n.endswith(sys.argv[3]) and planted_so != "-"]:
+    extract.extract(source.identity(), {so: lambda: open(planted_so, "rb").read()})
 for dirpath, dirnames, filenames in os.walk(cache.directory()):
     for name in dirnames + filenames:
         os.chmod(os.path.join(dirpath, name), 0o755)
@@ -574,22 +574,44 @@ print(cache.directory())
 """
 
 
-def victim_app(users: Users) -> Tuple[Path, Path, str]:
-    """The victim's archive (42) and the attacker's build of the same extension (43), both readable by all."""
+class App(NamedTuple):
+    archive: Path
+    planted: str  # the attacker's build of the extension, or "-" without a compiler
+    suffix: str
+    expected: str  # what a genuine run prints
+
+
+def victim_app(users: Users, extension: bool = True) -> App:
+    """The victim's archive (its extension answers 42) and the attacker's build (43), both readable by all.
+
+    Without a C compiler the archive holds code only (``extension=False`` too):
+    the attacks on code entries still run, only the planted extension is left out.
+    """
     suffix = subprocess.run([users.python, "-c", "import importlib.machinery as m; print(m.EXTENSION_SUFFIXES[0])"],
                             capture_output=True, text=True, check=True).stdout.strip()
-    built = build_extensions(users.python, users.base)
+    try:
+        built = build_extensions(users.python, users.base) if extension else None
+    except pytest.skip.Exception:
+        built = None
+    if built is None:
+        archive = users.base / "app.zip"
+        with zipfile.ZipFile(archive, "w") as z:
+            z.writestr("app/__init__.py", "")
+            z.writestr("app/main.py", "print('genuine')\n")
+        archive.chmod(0o644)
+        return App(archive, "-", suffix, "genuine\n")
     archive = ext_archive(users.base / "app.zip", built[42], suffix)
     planted = users.base / "planted.so"
     planted.write_bytes(built[43])
     for path in (archive, planted):
         path.chmod(0o644)
-    return archive, planted, suffix
+    return App(archive, str(planted), suffix, "genuine 42\n")
 
 
-def plant(users: Users, where: Path, archive: Path, planted: Path, suffix: str) -> None:
+def plant(users: Users, where: Path, app: App) -> None:
     """As the attacker: a cache at ``where`` holding code and an extension keyed for the victim's archive."""
-    result = run_as(users, "attacker", [users.python, "-c", PLANT, str(archive), str(planted), suffix], {"ZRUN_CACHE_DIR": str(where)})
+    argv = [users.python, "-c", PLANT, str(app.archive), app.planted, app.suffix]
+    result = run_as(users, "attacker", argv, {"ZRUN_CACHE_DIR": str(where)})
     assert result.returncode == 0 and result.stdout.strip() == str(where), result.stderr
 
 
@@ -606,7 +628,8 @@ zrun.run(sys.argv[1], isolate=True)
 
 def test_parent_owner_swaps_the_checked_cache_directory(users: Users) -> None:
     """A long-running host: after its check, the owner of the cache's parent moves in a planted cache."""
-    archive, planted, suffix = victim_app(users)
+    app = victim_app(users)
+    archive = app.archive
     team = users.base / "team"
     team.mkdir()
     os.chown(team, users.attacker, users.attacker_gid)
@@ -619,14 +642,14 @@ def test_parent_owner_swaps_the_checked_cache_directory(users: Users) -> None:
         host.stdout.readline()
         first = host.stdout.readline()
         decoy = users.base / "decoy"
-        plant(users, decoy, archive, planted, suffix)
+        plant(users, decoy, app)
         swap = "import os, sys\nif os.path.exists(sys.argv[2]):\n    os.rename(sys.argv[2], sys.argv[2] + '.old')\n"
         swap += "os.rename(sys.argv[1], sys.argv[2])"
         moved = run_as(users, "attacker", [users.python, "-c", swap, str(decoy), str(where)], {})
         assert moved.returncode == 0, moved.stderr
         out, err = host.communicate("go\n", timeout=120)
-    assert first == "genuine 42\n", err
-    assert out == "genuine 42\n" and host.returncode == 0, err
+    assert first == app.expected, err
+    assert out == app.expected and host.returncode == 0, err
     assert err.count("zrun: warning: not using cache directory") == 1, err
 
 
@@ -644,12 +667,13 @@ while time.monotonic() < deadline and not os.path.exists(link + ".stop"):
 
 def test_flipping_symlink_to_the_cache_never_runs_planted_code(users: Users) -> None:
     """``ZRUN_CACHE_DIR`` is a link in a sticky folder that its owner flips between the victim's cache and a planted one."""
-    archive, planted, suffix = victim_app(users)
+    app = victim_app(users)
+    archive = app.archive
     genuine = users.base / "victim-cache"
     warm = run_as(users, "victim", [users.python, "-m", "zrun", f"{archive}:app.main"], {"ZRUN_CACHE_DIR": str(genuine)})
-    assert warm.stdout == "genuine 42\n" and warm.stderr == "", warm.stderr
+    assert warm.stdout == app.expected and warm.stderr == "", warm.stderr
     decoy = users.base / "planted-cache"
-    plant(users, decoy, archive, planted, suffix)
+    plant(users, decoy, app)
     link = users.base / "flip"
     flipper = as_user(users, "attacker", [users.python, "-c", FLIP, str(link), str(genuine), str(decoy)], {})
     try:
@@ -661,28 +685,32 @@ def test_flipping_symlink_to_the_cache_never_runs_planted_code(users: Users) -> 
     finally:
         flipper.kill()
         flipper.wait(timeout=30)
-    assert [r.stdout for r in outputs] == ["genuine 42\n"] * 12, [r.stdout + r.stderr for r in outputs]
+    assert [r.stdout for r in outputs] == [app.expected] * 12, [r.stdout + r.stderr for r in outputs]
 
 
 def test_subdirectories_owned_by_another_user_are_not_trusted(users: Users) -> None:
     """The victim's own 0700 cache, once writable by others, still holds the attacker's ``code`` and ``ext`` folders."""
-    archive, planted, suffix = victim_app(users)
+    app = victim_app(users)
+    archive = app.archive
     where = users.base / "victim-cache"
     decoy = users.base / "planted-cache"
-    plant(users, decoy, archive, planted, suffix)
+    plant(users, decoy, app)
     probe = [users.python, "-c", "from zrun import cache; print(cache.directory())"]
     first = run_as(users, "victim", probe, {"ZRUN_CACHE_DIR": str(where)})
     assert first.stdout.strip() == str(where), first.stderr
     for kind in ("code", "ext"):
-        os.rename(decoy / kind, where / kind)  # the attacker's folders, still owned by the attacker
+        if (decoy / kind).exists():
+            os.rename(decoy / kind, where / kind)  # the attacker's folders, still owned by the attacker
     result = run_as(users, "victim", [users.python, "-m", "zrun", f"{archive}:app.main"], {"ZRUN_CACHE_DIR": str(where)})
-    assert result.returncode == 0 and result.stdout == "genuine 42\n", result.stderr
+    assert result.returncode == 0 and result.stdout == app.expected, result.stderr
     assert result.stderr.count("zrun: warning: not using cache directory") == 1, result.stderr
 
 
 def test_untrusted_temporary_folder_is_not_used_for_extraction(users: Users) -> None:
     """Without a cache, extensions go to a private folder; one below a folder another user owns is refused."""
-    archive, _, _ = victim_app(users)
+    app = victim_app(users, extension=False)
+    archive = ext_archive(users.base / "ext.zip", b"\x7fELF, never loaded: the extraction is refused first", app.suffix)
+    archive.chmod(0o644)
     team = users.base / "team-tmp"
     team.mkdir()
     os.chown(team, users.attacker, users.attacker_gid)
