@@ -18,6 +18,7 @@ from typing import Any, Dict, List
 import pytest
 
 import zrun
+import zrun.settings
 from conftest import Launcher, write_tree, write_zip
 
 SHOW = """
@@ -87,9 +88,9 @@ def python(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=60)
 
 
-def one_error_line(result: subprocess.CompletedProcess[str]) -> str:
-    """Exit 1 and exactly one stderr line, ``zrun: error: ...``; return the message."""
-    assert result.returncode == 1, result.stderr
+def one_error_line(result: subprocess.CompletedProcess[str], code: int = 1) -> str:
+    """Exit ``code`` and exactly one stderr line, ``zrun: error: ...``; return the message."""
+    assert result.returncode == code, result.stderr
     lines = result.stderr.splitlines()
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("zrun: error: "), result.stderr
@@ -268,43 +269,101 @@ def test_keyboard_interrupt_dies_of_sigint(zrun_cli: Launcher, app: Path) -> Non
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["cli_nosuch"], "No module named cli_nosuch"),
+        (["app.zip:cli_nosuch"], "No module named cli_nosuch; looked in app.zip"),
+        (["app.zip:cli_pkg.nosuch"], "No module named cli_pkg.nosuch; looked in app.zip"),
+        (["app.zip:cli_pkg.shwo"], "No module named cli_pkg.shwo; looked in app.zip; did you mean cli_pkg.show?"),
+        (["./app:cli_pkg.shwo"], "No module named cli_pkg.shwo; looked in ./app; did you mean cli_pkg.show?"),
         (
-            ["cli_nosuch.mod"],
-            "Error while finding module specification for 'cli_nosuch.mod' (ModuleNotFoundError: No module named 'cli_nosuch')",
+            ["app.zip:clipkg.show"],
+            "Error while finding module specification for 'clipkg.show' (ModuleNotFoundError: No module named 'clipkg')"
+            "; looked in app.zip; did you mean cli_pkg?",
         ),
-        (["app.zip:cli_nosuch"], "No module named cli_nosuch"),
-        (["app.zip:cli_pkg.nosuch"], "No module named cli_pkg.nosuch"),
         (
             ["app.zip:cli_pkg.nomain"],
-            "No module named cli_pkg.nomain.__main__; 'cli_pkg.nomain' is a package and cannot be directly executed",
+            "No module named cli_pkg.nomain.__main__; 'cli_pkg.nomain' is a package and cannot be directly executed"
+            "; looked in app.zip",
         ),
         (["app.zip:cli_pkg.funcs:nosuch"], "module 'cli_pkg.funcs' has no attribute 'nosuch'"),
-        (["./empty"], "can't find '__main__' module in './empty'"),
-        (["empty.zip"], "can't find '__main__' module in 'empty.zip'"),
+        (["app.zip:cli_pkg.funcs:thee"], "module 'cli_pkg.funcs' has no attribute 'thee'; did you mean app.zip:cli_pkg.funcs:three?"),
+        (["./empty"], "can't find '__main__' module in './empty'; ./empty holds no modules"),
+        (["empty.zip"], "can't find '__main__' module in 'empty.zip'; it can run empty.zip:other (zrun info empty.zip)"),
+        (
+            ["lib.zip"],
+            "can't find '__main__' module in 'lib.zip'; it can run lib.zip:p0, lib.zip:p1, lib.zip:p2, lib.zip:p3, lib.zip:p4"
+            " and 2 more (zrun info lib.zip)",
+        ),
         (["-m", "sys"], "No code object available for sys"),
         (["-m", ".rel"], "Relative module names not supported"),
     ],
 )
 def test_not_found(zrun_cli: Launcher, app: Path, args: List[str], message: str) -> None:
+    """runpy's words first, then where zrun looked and what exists there that is close."""
     (app / "empty").mkdir()
     write_zip(app / "empty.zip", {"other.py": ""})
+    files = {f"p{n}/{name}": "" for n in range(7) for name in ("__init__.py", "__main__.py")}
+    write_zip(app / "lib.zip", {**files, "plain.py": ""})
     assert one_error_line(zrun_cli(*args, cwd=app)) == message
+
+
+def test_not_found_on_sys_path_says_where_it_looked(zrun_cli: Launcher, app: Path) -> None:
+    write_zip(app / "lib.zip", {"cli_helper.py": ""})
+    probe = "import json, sys; print(json.dumps(sys.path[1:]))"
+    path = json.loads(subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout)
+    message = one_error_line(zrun_cli("--path", "lib.zip", "-m", "cli_helpr", cwd=app))
+    looked = ", ".join([str(app), *path]) if zrun_cli.name == "module" else None
+    assert message.startswith(f"No module named cli_helpr; looked in --path lib.zip, sys.path ({looked or str(app)}")
+    assert message.endswith("; did you mean cli_helper?")
+    assert one_error_line(zrun_cli("-m", "jsno", cwd=app)).endswith("); did you mean json?")
+
+
+def test_missing_path_entry(zrun_cli: Launcher, app: Path) -> None:
+    """Not "no such archive": it may be meant as a directory; exit 2 as for a missing file."""
+    assert one_error_line(zrun_cli("--path", "missing-dir", "cli_pkg.show", cwd=app), 2) == "--path 'missing-dir': no such file or directory"
+    result = zrun_cli("--path", "app.zip/cli_pkg", "-m", "sib", cwd=app)  # a folder inside an archive exists
+    assert result.returncode == 0, result.stderr
 
 
 @pytest.mark.parametrize("name", ["missing.zip", "missing.py", "./missing"])
 def test_missing_path(zrun_cli: Launcher, app: Path, name: str) -> None:
-    message = one_error_line(zrun_cli(name, cwd=app))
+    """python's message and python's exit status, 2."""
+    message = one_error_line(zrun_cli(name, cwd=app), 2)
     assert message == f"can't open file {os.path.join(str(app), name)!r}: [Errno 2] No such file or directory"
-    # python says the same after its own name
-    assert python(name, cwd=app).stderr.strip().endswith(message)
+    theirs = python(name, cwd=app)
+    assert theirs.returncode == 2 and theirs.stderr.strip().endswith(message)
+
+
+def test_missing_path_suggests_a_close_file(zrun_cli: Launcher, app: Path) -> None:
+    message = one_error_line(zrun_cli("ap.zip", cwd=app), 2)
+    assert message == f"can't open file {str(app / 'ap.zip')!r}: [Errno 2] No such file or directory; did you mean app.zip or app?"
 
 
 def test_corrupt_archive(zrun_cli: Launcher, app: Path) -> None:
     data = (app / "app.zip").read_bytes()
     (app / "bad.zip").write_bytes(data[: len(data) // 2] + b"\0" * 64 + data[-22:])
     message = one_error_line(zrun_cli("bad.zip:cli_pkg.show", cwd=app))
-    assert "bad.zip" in message
+    assert message.startswith(f"{app / 'bad.zip'}: ") and message.endswith("(the archive is truncated or corrupt)")
+
+
+@pytest.mark.parametrize("target", ["corrupt.zip:cli_pkg.show", "corrupt.zip", "corrupt.pyz"])
+def test_truncated_archive_is_called_corrupt(zrun_cli: Launcher, app: Path, target: str) -> None:
+    """Not "not a directory or archive", and never run as a script full of NUL bytes."""
+    data = (app / "app.zip").read_bytes()
+    (app / "corrupt.zip").write_bytes(data[:300])
+    (app / "corrupt.pyz").write_bytes(b"#!/usr/bin/env python3\n" + data[:300])
+    path = app / target.partition(":")[0]
+    assert one_error_line(zrun_cli(target, cwd=app)) == (
+        f"{path}: truncated or corrupt zip archive: it starts as one but has no end of central directory record"
+    )
+
+
+def test_corrupt_member_names_file_and_member(zrun_cli: Launcher, app: Path) -> None:
+    data = bytearray((app / "app.zip").read_bytes())
+    offset = data.index(b"cli_pkg/show.py") + len("cli_pkg/show.py")  # the local header's name; its data follows
+    data[offset + 5] ^= 0xFF
+    (app / "flipped.zip").write_bytes(bytes(data))
+    message = one_error_line(zrun_cli("flipped.zip:cli_pkg.show", cwd=app))
+    assert message.startswith(f"{app / 'flipped.zip'}: cli_pkg/show.py: ")
+    assert message.endswith("(the archive is truncated or corrupt)")
 
 
 @pytest.mark.parametrize(
@@ -321,7 +380,8 @@ def test_dash_m_errors_like_python(zrun_cli: Launcher, app: Path, name: str) -> 
         return
     assert theirs.returncode == 1
     expected = theirs.stderr.strip().split(": ", 1)[1]
-    assert one_error_line(ours) == expected
+    message = one_error_line(ours)
+    assert message == expected or message.startswith(expected + "; looked in ")
     if name.endswith(".py"):
         assert expected.endswith(f"Try using '{name[:-3]}' instead of '{name}' as the module name.")
 
@@ -346,25 +406,51 @@ def test_dash_m_errors_like_python(zrun_cli: Launcher, app: Path, name: str) -> 
 def test_usage_errors(zrun_cli: Launcher, tmp_path: Path, args: List[str], reason: str) -> None:
     result = zrun_cli(*args, cwd=tmp_path)
     assert result.returncode == 2, result.stderr
-    assert result.stderr.startswith("usage: zrun ")
+    assert result.stderr.startswith(f"usage: {program(zrun_cli)} [OPTIONS] TARGET")
     last = result.stderr.splitlines()[-1]
     assert last.startswith("zrun: error: ") and reason in last
     assert result.stdout == ""
+
+
+def program(zrun_cli: Launcher) -> str:
+    """What ``usage:`` must call the program: as the user invoked it."""
+    if zrun_cli.name == "pyz":
+        return os.path.basename(zrun_cli.prefix[-1])
+    return f"{os.path.basename(sys.executable)} -m zrun"
 
 
 @pytest.mark.parametrize("flag", ["--help", "-h"])
 def test_help(zrun_cli: Launcher, tmp_path: Path, flag: str) -> None:
     result = zrun_cli(flag, cwd=tmp_path)
     assert (result.returncode, result.stderr) == (0, "")
-    assert result.stdout.startswith("usage: zrun ")
-    for word in ("--path ENTRY", "-m MODULE", "app.zip:pkg.mod", "pkg.mod:func", "--version"):
+    assert result.stdout.startswith(f"usage: {program(zrun_cli)} [OPTIONS] TARGET [ARGS...]\n")
+    for word in ("--path ENTRY", "-m MODULE", "app.zip:pkg.mod", "pkg.mod:func", "--version", "--script NAME", "-v, --verbose"):
         assert word in result.stdout
+    environment = result.stdout.split("\nenvironment:\n")[1]
+    for name, doc in zrun.settings.variables():
+        value, _, text = doc.splitlines()[0].partition(": ")
+        assert f"  {name}={value}" in environment and text in environment
+
+
+def test_console_script_usage_names_zrun(tmp_path: Path) -> None:
+    """The ``zrun`` program pip installed says ``usage: zrun``."""
+    script = Path(sys.executable).with_name("zrun")
+    if not script.is_file():
+        pytest.skip(f"no zrun console script beside {sys.executable}")
+    result = subprocess.run([str(script), "--bogus"], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert result.returncode == 2 and result.stderr.startswith("usage: zrun [OPTIONS] TARGET")
 
 
 @pytest.mark.parametrize("flag", ["--version", "-V"])
 def test_version(zrun_cli: Launcher, tmp_path: Path, flag: str) -> None:
     result = zrun_cli(flag, cwd=tmp_path)
-    assert (result.returncode, result.stdout, result.stderr) == (0, f"zrun {zrun.__version__}\n", "")
+    assert (result.returncode, result.stderr) == (0, "")
+    where = os.path.dirname(zrun.__file__) if zrun_cli.name == "module" else None
+    head, _, rest = result.stdout.partition(" from ")
+    folder, _, interpreter = rest.partition(" (")
+    assert head == f"zrun {zrun.__version__}"
+    assert folder == where if where else folder.endswith(f"{os.sep}site-packages{os.sep}zrun")
+    assert interpreter == f"CPython {sys.version.split()[0]}, {sys.executable})\n"
 
 
 def test_arguments_after_target_belong_to_it(zrun_cli: Launcher, app: Path) -> None:

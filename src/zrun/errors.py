@@ -23,6 +23,10 @@ class NotRunnable(ZrunError, ImportError):
     """The target was parsed but names nothing that can run (runpy's messages)."""
 
 
+class MissingPath(NotRunnable):
+    """The target's file or directory does not exist (``python PATH`` exits 2 for it; so does the CLI)."""
+
+
 class ArchiveError(ZrunError, ImportError):
     """A zip archive or bundle that cannot be read; names the file and member."""
 

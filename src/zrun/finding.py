@@ -14,7 +14,7 @@ import sys
 from importlib.util import MAGIC_NUMBER, find_spec
 
 from .bytecode import BadBytecode, code_from_pyc, compile_source
-from .errors import ArchiveError, NotAnArchive, NotRunnable
+from .errors import ArchiveError, MissingPath, NotAnArchive, NotRunnable
 from .loader import SearchFirst, searched_first
 from .source import Source
 
@@ -75,7 +75,7 @@ def open_location(path: str) -> Location:
         from .archive import missing
 
         why = missing(path)  # ENOENT, or ELOOP for a symlink loop, as python PATH says
-        raise NotRunnable(f"can't open file {absolute(path)!r}: [Errno {why.errno}] {why.strerror}")
+        raise MissingPath(f"can't open file {absolute(path)!r}: [Errno {why.errno}] {why.strerror}")
     from .frozen import FrozenSource, is_bundle
 
     if is_bundle(path):

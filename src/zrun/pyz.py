@@ -101,6 +101,9 @@ def main() -> int:
     forget_shiv_environment(os.environ, ours)
     archive_first(os.path.abspath(sys.argv[0]))
     add_backports(ours)
+    from .shivcache import touch
+
+    touch(os.path.dirname(ours))  # the last use `zrun cache prune` goes by
     from .cli import main as cli_main
 
     return cli_main()

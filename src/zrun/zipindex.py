@@ -63,6 +63,13 @@ def _find_eocd(tail: bytes) -> int:
     return found
 
 
+def _no_end_record(fetch: Fetch, path: str) -> None:
+    """A file that starts as a zip (after a ``#!`` line, maybe) but has no end record was cut short."""
+    head = fetch(0, 4096)
+    if head.startswith(b"PK\x03\x04") or (head.startswith(b"#!") and b"\nPK\x03\x04" in head):
+        raise CorruptArchive(path, "truncated or corrupt zip archive: it starts as one but has no end of central directory record")
+
+
 def read_index(fetch: Fetch, size: int, path: str) -> Index:
     """Find the end records (ZIP64 too) and the prefix length; parse the directory.
 
@@ -77,6 +84,7 @@ def read_index(fetch: Fetch, size: int, path: str) -> Index:
 
 def _read_index(fetch: Fetch, size: int, path: str) -> Index:
     if size < _EOCD.size:
+        _no_end_record(fetch, path)
         raise NotAnArchive(path, "not a zip archive" + ("" if size else " (empty file)"))
     tail_start = max(0, size - _EOCD.size - 0xFFFF)  # room for the longest comment
     tail = fetch(tail_start, size - tail_start)
@@ -86,6 +94,7 @@ def _read_index(fetch: Fetch, size: int, path: str) -> Index:
 
     pos = _find_eocd(tail)
     if pos < 0:
+        _no_end_record(fetch, path)
         raise NotAnArchive(path, "not a zip archive (no end of central directory)")
     _, disk, cd_disk, _, count, cd_size, cd_off, _ = _EOCD.unpack_from(tail, pos)
     end = tail_start + pos  # where the central directory stops

@@ -1,0 +1,220 @@
+"""``zrun info TARGET [--json]``: what an archive, wheel, bundle or directory holds, without running it.
+
+shiv and pex users expect to look inside an archive before trusting it. All
+of this comes from the zip index (or a directory walk), plus the small text
+members a wheel declares itself by (``*.dist-info/METADATA`` and
+``entry_points.txt``, through :func:`zrun.discovery.entries_of`): no module is
+imported, ``sys`` is not touched, nothing is written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from importlib.machinery import EXTENSION_SUFFIXES
+from typing import Any, Dict, FrozenSet, List, Optional, Tuple
+
+from .diagnose import names_in, open_source
+from .discovery import entries_of
+from .errors import ZrunError
+from .source import Source, directories_of
+
+USAGE = "usage: zrun info TARGET [--json]\n"
+#: Suffixes of native extension modules for any platform (EXTENSION_SUFFIXES names only this one's).
+NATIVE_SUFFIXES = (".so", ".pyd")
+_METHODS = {0: "stored", 8: "deflate", 12: "bzip2", 14: "lzma"}
+
+
+class DirectorySource(Source):
+    """A directory seen as a source: its file list, for ``info`` and console scripts only.
+
+    Runs from a directory go through the interpreter's own finder; this never
+    serves imports. The walk stops at ``limit`` files, against a huge tree.
+    """
+
+    has_location = True
+
+    def __init__(self, path: str, limit: int = 100000) -> None:
+        self._path = os.path.abspath(path)
+        self._limit = limit
+        super().__init__(self._path)
+
+    def _index(self) -> Tuple[FrozenSet[str], FrozenSet[str]]:
+        names = []
+        for top, dirs, files in os.walk(self._path):
+            dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+            rel = os.path.relpath(top, self._path).replace(os.sep, "/")
+            names.extend(name if rel == "." else f"{rel}/{name}" for name in files)
+            if len(names) >= self._limit:
+                break
+        found = frozenset(names)
+        return found, directories_of(found)
+
+    def read(self, name: str) -> bytes:
+        with open(os.path.join(self._path, *name.split("/")), "rb") as stream:
+            return stream.read()
+
+    def identity(self) -> str:
+        return f"dir:{self._path}"
+
+
+def describe(location: str) -> Dict[str, Any]:
+    """Everything ``zrun info`` shows, as a JSON-ready dict."""
+    if os.path.isdir(location):
+        source: Optional[Source] = DirectorySource(location)
+        kind = "directory"
+    else:
+        if not os.path.exists(location) and open_source(location) is None:
+            raise FileNotFoundError(location)
+        source = open_source(location)
+        if source is None:
+            from .errors import NotAnArchive
+
+            raise NotAnArchive(os.path.abspath(location), "not a zip archive, bundle or directory")
+        kind = "bundle" if type(source).__name__ == "FrozenSource" else "wheel" if location.lower().endswith(".whl") else "zip archive"
+    files = sorted(source.files())
+    entries = entries_of(source)
+    modules = names_in(files)
+    packages = sorted({name for name in modules if any(f"{name.replace('.', '/')}/__init__{suffix}" in files for suffix in (".py", ".pyc"))})
+    report: Dict[str, Any] = {
+        "path": os.path.abspath(location),
+        "kind": kind,
+        "files": len(files),
+        "metadata": _metadata(source, files),
+        "main": [entry.target.replace(entry.archive, location, 1) for entry in entries if entry.kind == "main"],
+        "console_scripts": {e.name: e.ref for e in entries if e.group == "console_scripts"},
+        "gui_scripts": {e.name: e.ref for e in entries if e.group == "gui_scripts"},
+        "entry_points": {},
+        "packages": packages,
+        "modules": [name for name in modules if name not in packages],
+        "extensions": [
+            {"member": name, "loads_here": name.endswith(tuple(EXTENSION_SUFFIXES))} for name in files if name.endswith(NATIVE_SUFFIXES)
+        ],
+    }
+    for entry in entries:
+        if entry.kind == "entry_point" and entry.group not in ("console_scripts", "gui_scripts"):
+            report["entry_points"].setdefault(entry.group, {})[entry.name] = entry.ref
+    report.update(_storage(source, location, files))
+    return report
+
+
+def _metadata(source: Source, files: List[str]) -> Dict[str, str]:
+    """``Name`` and ``Version`` of each top-level ``*.dist-info/METADATA``."""
+    found = {}
+    for name in files:
+        folder, _, leaf = name.rpartition("/")
+        if leaf == "METADATA" and folder.endswith(".dist-info") and "/" not in folder:
+            fields = {}
+            for line in source.read(name).decode("utf-8", "replace").splitlines():
+                if not line.strip():
+                    break  # the headers end at the first empty line; the description follows
+                key, _, value = line.partition(":")
+                if key in ("Name", "Version"):
+                    fields[key] = value.strip()
+            found[fields.get("Name", folder)] = fields.get("Version", "?")
+    return found
+
+
+def _storage(source: Source, location: str, files: List[str]) -> Dict[str, Any]:
+    """Size, compression and what zrun's cache already holds for a zip archive."""
+    archive = getattr(source, "archive", None)
+    if archive is None:
+        size = sum(_size(os.path.join(location, *name.split("/"))) for name in files) if os.path.isdir(location) else _size(location)
+        return {"size": size, "compression": {}, "uncompressed": None, "cache": None}
+    members = archive.members
+    methods: Dict[str, int] = {}
+    for member in members.values():
+        label = _METHODS.get(member.method, f"method {member.method}")
+        methods[label] = methods.get(label, 0) + 1
+    return {
+        "size": _size(archive.path),
+        "compression": methods,
+        "uncompressed": sum(member.size for member in members.values()),
+        "cache": _cached(source, files),
+    }
+
+
+def _cached(source: Source, files: List[str]) -> Dict[str, Any]:
+    """How many modules zrun's cache holds compiled code for, and whether extensions are extracted there."""
+    from . import cache
+    from .extract import folder_key
+
+    root = cache.location()
+    off = os.environ.get("ZRUN_NO_CACHE", "") not in ("", "0")
+    archive: Any = getattr(source, "archive")  # noqa: B009 - a ZipSource, checked by the caller
+    sources = [name for name in files if name.endswith(".py")]
+    held = 0
+    for name in sources:
+        filename = source.filename(name)
+        member = archive.members.get(filename[len(archive.path) + 1 :].replace(os.sep, "/"))
+        if member is not None:
+            key = cache.code_key(source.identity(), filename, member.crc, member.size)
+            held += os.path.isfile(os.path.join(root, "code", key[:2], key[2:]))
+    extracted = os.path.isdir(os.path.join(root, "ext", folder_key(source.identity())))
+    return {"directory": root, "disabled": off, "compiled": held, "sources": len(sources), "extensions_extracted": extracted}
+
+
+def _size(path: str) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
+
+
+def text(report: Dict[str, Any]) -> str:
+    """The human-readable form of :func:`describe`."""
+    lines = [f"{report['path']}: {report['kind']}, {report['files']} files, {report['size']:,} bytes"]
+    if report["compression"]:
+        methods = ", ".join(f"{count} {label}" for label, count in sorted(report["compression"].items()))
+        lines.append(f"  compression:     {methods}; {report['uncompressed']:,} bytes uncompressed")
+    for name, version in report["metadata"].items():
+        lines.append(f"  distribution:    {name} {version}")
+    lines.append(f"  runs (__main__): {', '.join(report['main']) or 'none'}")
+    for group in ("console_scripts", "gui_scripts"):
+        for name, ref in report[group].items():
+            lines.append(f"  {group[:-1].replace('_', ' ') + ':':<17}{name} = {ref}")
+    for group, points in report["entry_points"].items():
+        for name, ref in points.items():
+            lines.append(f"  entry point:     [{group}] {name} = {ref}")
+    lines.append(f"  packages:        {_listed(report['packages'])}")
+    lines.append(f"  modules:         {_listed(report['modules'])}")
+    for extension in report["extensions"]:
+        here = "loads on this interpreter" if extension["loads_here"] else "not for this interpreter"
+        lines.append(f"  extension:       {extension['member']} ({here})")
+    cached = report["cache"]
+    if cached is not None:
+        state = "disabled by ZRUN_NO_CACHE" if cached["disabled"] else f"{cached['compiled']} of {cached['sources']} modules compiled"
+        if report["extensions"]:
+            state += ", extensions " + ("extracted" if cached["extensions_extracted"] else "not extracted")
+        lines.append(f"  zrun cache:      {state} ({cached['directory']})")
+    return "\n".join(lines) + "\n"
+
+
+def _listed(names: List[str], shown: int = 12) -> str:
+    if not names:
+        return "none"
+    more = f" ... and {len(names) - shown} more (--json lists all)" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
+
+
+def main(args: List[str]) -> int:
+    """``zrun info TARGET [--json]``; the exit status (1: unreadable target, 2: usage error)."""
+    if args[:1] in (["-h"], ["--help"]):
+        sys.stdout.write(USAGE + "\nWhat an archive, wheel, bundle or directory holds, read from its index; nothing runs.\n")
+        return 0
+    as_json = "--json" in args
+    rest = [arg for arg in args if arg != "--json"]
+    if len(rest) != 1 or rest[0].startswith("-"):
+        sys.stderr.write(f"{USAGE}zrun: error: info needs exactly one TARGET\n")
+        return 2
+    try:
+        report = describe(rest[0])
+    except FileNotFoundError:
+        sys.stderr.write(f"zrun: error: can't open file {os.path.abspath(rest[0])!r}: [Errno 2] No such file or directory\n")
+        return 2
+    except (ZrunError, OSError, UnicodeDecodeError, ValueError) as exc:
+        sys.stderr.write(f"zrun: error: {exc}\n")
+        return 1
+    sys.stdout.write(json.dumps(report, indent=2) + "\n" if as_json else text(report))
+    return 0
