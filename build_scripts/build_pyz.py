@@ -22,6 +22,8 @@ The steps, each done by the tool that owns it:
 3. ``shiv --site-packages <staging> --reproducible --compile-pyc -e zrun.pyz:main``
    writes the archive, with every timestamp set to ``SOURCE_DATE_EPOCH`` or,
    when that is unset, the date of the checked-out commit.
+4. Its ``__main__.py`` is replaced by ``pyz_main.py``: shiv's bootstrap call,
+   plus one usable line (set ``SHIV_ROOT``) when extraction is impossible.
 
 The setuptools that pip builds zrun's wheel with is pinned in
 ``pyz-constraints.txt``, since its version is written into the archive. Two
@@ -60,6 +62,8 @@ DEFAULT_SHEBANG = "/usr/bin/env python3"
 ENTRY_POINT = "zrun.pyz:main"
 BACKPORTS_REQUIREMENTS = Path(__file__).resolve().parent / "pyz-backports.txt"
 BUILD_CONSTRAINTS = Path(__file__).resolve().parent / "pyz-constraints.txt"
+# The archive's __main__.py: shiv's bootstrap plus a usable error when it cannot extract (see the file).
+MAIN_PY = Path(__file__).resolve().parent / "pyz_main.py"
 # What setuptools needs from the tree; everything else (tests, docs, build/, *.egg-info) stays out.
 PROJECT_FILES = ("pyproject.toml", "setup.cfg", "setup.py", "MANIFEST.in", "README.md", "LICENSE")
 
@@ -158,6 +162,22 @@ def shiv(site_packages: Path, output: Path, shebang: str, epoch: Optional[str]) 
     run_step("shiv", command, env)
 
 
+def replace_main(archive: Path, main: bytes) -> None:
+    """Swap shiv's ``__main__.py`` for ``main``, keeping the ``#!`` line and every other entry, date and mode."""
+    data = archive.read_bytes()
+    with zipfile.ZipFile(archive) as original:
+        entries = [(info, original.read(info)) for info in original.infolist()]
+    prefix = data[: min(info.header_offset for info, _ in entries)]
+    partial = archive.with_name(archive.name + ".main")
+    with open(partial, "wb") as stream:
+        stream.write(prefix)
+        with zipfile.ZipFile(stream, "w") as rewritten:
+            for info, content in entries:
+                rewritten.writestr(info, main if info.filename == "__main__.py" else content)
+    shutil.copymode(archive, partial)
+    os.replace(partial, archive)
+
+
 def run_step(name: str, command: List[str], env: Dict[str, str]) -> None:
     result = subprocess.run(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if result.returncode != 0:
@@ -184,6 +204,7 @@ def build(output: Path = DEFAULT_OUTPUT, *, shebang: str = DEFAULT_SHEBANG, root
         prune(site_packages, backports)
         staged = Path(work, output.name)
         shiv(site_packages, staged, shebang, source_date_epoch(root))
+        replace_main(staged, MAIN_PY.read_bytes())
         partial = output.with_name(f".{output.name}.partial")
         shutil.copy2(staged, partial)
         os.replace(partial, output)

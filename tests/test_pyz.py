@@ -245,9 +245,60 @@ def test_traceback_starts_at_the_users_code(pyz: Launcher, app_dir: Path) -> Non
     assert "_bootstrap" not in result.stderr and f"{os.sep}zrun{os.sep}" not in result.stderr
 
 
-def test_help_and_version_are_the_clis(pyz: Launcher, module: Launcher, tmp_path: Path) -> None:
-    for option in ("--help", "--version"):
-        assert expect_ok(pyz(option, cwd=tmp_path)) == expect_ok(module(option, cwd=tmp_path))
+def test_help_and_version_are_the_clis(pyz: Launcher, module: Launcher, tmp_path: Path, runner_pyz: Path, shiv_root: Path) -> None:
+    """The same text, but for the program's name and where zrun runs from (the extraction)."""
+    program = f"{os.path.basename(sys.executable)} -m zrun"
+    assert expect_ok(pyz("--help", cwd=tmp_path)) == expect_ok(module("--help", cwd=tmp_path)).replace(program, runner_pyz.name)
+    ours, theirs = expect_ok(pyz("--version", cwd=tmp_path)), expect_ok(module("--version", cwd=tmp_path))
+    with zipfile.ZipFile(runner_pyz) as archive:
+        build_id = json.loads(archive.read("environment.json"))["build_id"]
+    extracted = shiv_root / f"{runner_pyz.name}_{build_id}" / "site-packages" / "zrun"
+    assert ours == theirs.replace(str(ROOT / "src" / "zrun"), str(extracted))
+
+
+def test_unwritable_home_says_what_to_set(runner_pyz: Path, tmp_path: Path) -> None:
+    """No traceback from shiv's bootstrap: one line naming the folder and SHIV_ROOT."""
+    (tmp_path / "file").write_text("")
+    home = tmp_path / "file" / "home"  # below a regular file: nothing can be created there, even by root
+    env = {key: value for key, value in os.environ.items() if key != "SHIV_ROOT"}
+    result = subprocess.run([sys.executable, str(runner_pyz), "--version"], env={**env, "HOME": str(home)}, capture_output=True, text=True, timeout=60)
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == (
+        f"{runner_pyz.name}: error: cannot extract itself to {home / '.shiv'}: Not a directory ({home / '.shiv'}); "
+        "set SHIV_ROOT to a writable directory (for example SHIV_ROOT=/tmp/shiv-$USER)\n"
+    )
+    unwritable = subprocess.run(
+        [sys.executable, str(runner_pyz), "--version"], env={**env, "SHIV_ROOT": str(home)}, capture_output=True, text=True, timeout=60
+    )
+    assert unwritable.returncode == 1 and unwritable.stderr.startswith(f"{runner_pyz.name}: error: cannot extract itself to {home}: ")
+
+
+def test_a_closed_pipe_is_no_extraction_error(runner_pyz: Path, shiv_root: Path) -> None:
+    """Only extraction failures get the SHIV_ROOT advice: other OSErrors are not dressed up as one."""
+    reader, writer = os.pipe()
+    os.close(reader)
+    try:
+        result = subprocess.run([sys.executable, str(runner_pyz), "--help"], stdout=writer, stderr=subprocess.PIPE, text=True, timeout=60)
+    finally:
+        os.close(writer)
+    assert "SHIV_ROOT" not in result.stderr and "cannot extract" not in result.stderr
+
+
+def test_cache_clear_keeps_the_running_extraction(runner_pyz: Path, tmp_path: Path) -> None:
+    """runner.pyz's ``cache clear`` removes other builds' extractions, never the one it runs from."""
+    root = tmp_path / "shiv"
+    other = root / f"runner.pyz_{'ab' * 32}"
+    (other / "site-packages" / "zrun").mkdir(parents=True)
+    (other / "site-packages" / "zrun" / "pyz.py").write_text("")
+    (root / f".{other.name}_lock").write_text("")
+    runner = pyz_launcher(sys.executable, runner_pyz, root)
+    env = {"ZRUN_CACHE_DIR": str(tmp_path / "cache")}
+    out = expect_ok(runner("cache", "clear", cwd=tmp_path, env=env))
+    assert out.splitlines()[-1].startswith(f"removed 1 runner.pyz extractions from {root}, ")
+    (mine,) = [path for path in root.iterdir() if path.is_dir()]
+    assert mine.name.startswith(f"{runner_pyz.name}_") and not other.exists() and not (root / f".{other.name}_lock").exists()
+    listed = expect_ok(runner("cache", "info", cwd=tmp_path, env=env)).splitlines()[-1]
+    assert listed.startswith(f"  {mine.name[:-52]} ") and listed.endswith("last used 0 days ago, running now")
 
 
 # --- environment and child processes -----------------------------------------------

@@ -15,7 +15,7 @@ import sys
 from importlib.machinery import EXTENSION_SUFFIXES
 from typing import Any, Dict, FrozenSet, List, Optional, Tuple
 
-from .diagnose import names_in, open_source
+from .diagnose import names_in
 from .discovery import entries_of
 from .errors import ZrunError
 from .source import Source, directories_of
@@ -65,13 +65,7 @@ def describe(location: str) -> Dict[str, Any]:
         source: Optional[Source] = DirectorySource(location)
         kind = "directory"
     else:
-        if not os.path.exists(location) and open_source(location) is None:
-            raise FileNotFoundError(location)
-        source = open_source(location)
-        if source is None:
-            from .errors import NotAnArchive
-
-            raise NotAnArchive(os.path.abspath(location), "not a zip archive, bundle or directory")
+        source = _open(location)
         kind = "bundle" if type(source).__name__ == "FrozenSource" else "wheel" if location.lower().endswith(".whl") else "zip archive"
     files = sorted(source.files())
     entries = entries_of(source)
@@ -82,7 +76,7 @@ def describe(location: str) -> Dict[str, Any]:
         "kind": kind,
         "files": len(files),
         "metadata": _metadata(source, files),
-        "main": [entry.target.replace(entry.archive, location, 1) for entry in entries if entry.kind == "main"],
+        "main": [location if entry.ref == "__main__" else f"{location}:{entry.ref}" for entry in entries if entry.kind == "main"],
         "console_scripts": {e.name: e.ref for e in entries if e.group == "console_scripts"},
         "gui_scripts": {e.name: e.ref for e in entries if e.group == "gui_scripts"},
         "entry_points": {},
@@ -97,6 +91,22 @@ def describe(location: str) -> Dict[str, Any]:
             report["entry_points"].setdefault(entry.group, {})[entry.name] = entry.ref
     report.update(_storage(source, location, files))
     return report
+
+
+def _open(location: str) -> Source:
+    """The archive or bundle at ``location``; a missing file is ``FileNotFoundError``, a damaged one an ArchiveError."""
+    from .errors import ArchiveNotFound, NotAnArchive
+    from .frozen import FrozenSource, is_bundle
+    from .zipsource import ZipSource
+
+    if is_bundle(location):
+        return FrozenSource.load(location)
+    try:
+        return ZipSource(location)
+    except ArchiveNotFound:
+        raise FileNotFoundError(location) from None
+    except NotAnArchive:
+        raise NotAnArchive(os.path.abspath(location), "not a zip archive, bundle or directory") from None
 
 
 def _metadata(source: Source, files: List[str]) -> Dict[str, str]:

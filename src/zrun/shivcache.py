@@ -125,6 +125,12 @@ def _try_lock(path: str) -> Optional[int]:
     return fd
 
 
+def prune_line(older_than_days: float) -> str:
+    """Prune runner.pyz's extractions and say what went, for ``zrun cache prune`` and ``clear``."""
+    count, freed = prune(older_than_days)
+    return f"removed {count} runner.pyz extractions from {root()}, {freed / 1048576:.1f} MiB\n"
+
+
 def report_lines() -> List[str]:
     """The ``zrun cache info`` lines about runner.pyz's extractions."""
     found = list(extractions())
