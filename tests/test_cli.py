@@ -318,7 +318,8 @@ def test_not_found_on_sys_path_says_where_it_looked(zrun_cli: Launcher, app: Pat
 
 def test_missing_path_entry(zrun_cli: Launcher, app: Path) -> None:
     """Not "no such archive": it may be meant as a directory; exit 2 as for a missing file."""
-    assert one_error_line(zrun_cli("--path", "missing-dir", "cli_pkg.show", cwd=app), 2) == "--path 'missing-dir': no such file or directory"
+    missing = zrun_cli("--path", "missing-dir", "cli_pkg.show", cwd=app)
+    assert one_error_line(missing, 2) == "--path 'missing-dir': no such file or directory"
     result = zrun_cli("--path", "app.zip/cli_pkg", "-m", "sib", cwd=app)  # a folder inside an archive exists
     assert result.returncode == 0, result.stderr
 

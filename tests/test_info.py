@@ -125,7 +125,12 @@ def test_bundle(zrun_cli: Launcher, tmp_path: Path) -> None:
     bundle = tmp_path / "app.zrf"
     zrun.FrozenSource.compile(zrun.MemorySource({"bpkg/__init__.py": "", "bpkg/__main__.py": "print(1)\n"})).dump(bundle)
     report = info(zrun_cli, "app.zrf", cwd=tmp_path)
-    assert (report["kind"], report["main"], report["packages"], report["modules"]) == ("bundle", ["app.zrf:bpkg"], ["bpkg"], ["bpkg.__main__"])
+    assert (report["kind"], report["main"], report["packages"], report["modules"]) == (
+        "bundle",
+        ["app.zrf:bpkg"],
+        ["bpkg"],
+        ["bpkg.__main__"],
+    )
 
 
 def test_errors(zrun_cli: Launcher, tmp_path: Path) -> None:

@@ -261,7 +261,8 @@ def test_unwritable_home_says_what_to_set(runner_pyz: Path, tmp_path: Path) -> N
     (tmp_path / "file").write_text("")
     home = tmp_path / "file" / "home"  # below a regular file: nothing can be created there, even by root
     env = {key: value for key, value in os.environ.items() if key != "SHIV_ROOT"}
-    result = subprocess.run([sys.executable, str(runner_pyz), "--version"], env={**env, "HOME": str(home)}, capture_output=True, text=True, timeout=60)
+    command = [sys.executable, str(runner_pyz), "--version"]
+    result = subprocess.run(command, env={**env, "HOME": str(home)}, capture_output=True, text=True, timeout=60)
     assert (result.returncode, result.stdout) == (1, "")
     assert result.stderr == (
         f"{runner_pyz.name}: error: cannot extract itself to {home / '.shiv'}: Not a directory ({home / '.shiv'}); "

@@ -28,7 +28,9 @@ def running_extraction(zrun_cli: Launcher, root: Path) -> List[str]:
     """The names of the extraction (and lock) runner.pyz made of itself under ``root``, which it keeps."""
     if zrun_cli.name != "pyz":
         return []
-    (mine,) = [path.name for path in root.iterdir() if path.name.startswith(os.path.basename(zrun_cli.prefix[-1]) + "_") and BUILD not in path.name]
+    (mine,) = [
+        path.name for path in root.iterdir() if path.name.startswith(os.path.basename(zrun_cli.prefix[-1]) + "_") and BUILD not in path.name
+    ]
     return [mine, f"{mine}_lock"]
 
 

@@ -73,7 +73,7 @@ def test_environment_variable_is_minus_v(zrun_cli: Launcher, tmp_path: Path) -> 
 def test_level_two_reports_archive_indexes(zrun_cli: Launcher, tmp_path: Path) -> None:
     archive = write_zip(tmp_path / "app.zip", FILES)
     lines = reports(zrun_cli("-vv", "app.zip:vpkg.helper", cwd=tmp_path, env=cached_env(tmp_path)).stderr)
-    assert [line for line in lines if line.startswith("index ")][0].startswith(f"index {archive}: {len(FILES)} members (")
+    assert next(line for line in lines if line.startswith("index ")).startswith(f"index {archive}: {len(FILES)} members (")
     assert not [line for line in reports(zrun_cli("-v", "app.zip:vpkg.helper", cwd=tmp_path).stderr) if line.startswith("index ")]
 
 
@@ -101,7 +101,7 @@ def test_internal_error_shows_the_whole_traceback(zrun_cli: Launcher, tmp_path: 
     loud = zrun_cli("-v", "app.zip:vpkg.main", cwd=tmp_path, env=env)
     assert loud.returncode == 1
     assert "Traceback (most recent call last):" in loud.stderr
-    assert f"{os.sep}zrun{os.sep}archive.py\", line " in loud.stderr and "in max_member_size" in loud.stderr
+    assert f'{os.sep}zrun{os.sep}archive.py", line ' in loud.stderr and "in max_member_size" in loud.stderr
     assert loud.stderr.splitlines()[-2] == message
 
 

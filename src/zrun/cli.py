@@ -232,7 +232,7 @@ def _run(target: Target, argv: List[str], options: Options, verbosity: int) -> i
                 from .scripts import wanted_script
 
                 script = wanted_script(target.location, options.script)
-        if script is not None:
+        if script is not None and target.location:
             from .scripts import run_script
 
             if verbosity:

@@ -14,7 +14,7 @@ import difflib
 import os
 import sys
 from importlib.machinery import EXTENSION_SUFFIXES
-from typing import Iterable, List, Optional, Sequence
+from typing import Any, Iterable, List, Optional, Sequence
 
 from .errors import NotRunnable
 from .source import Source
@@ -206,7 +206,7 @@ def _close_attributes(target: Target) -> str:
     if module is None or not target.func:
         return ""
     head, _, last = target.func.rpartition(".")
-    owner = module
+    owner: Any = module
     for attr in filter(None, head.split(".")):
         owner = getattr(owner, attr, None)
     names = [name for name in dir(owner) if not name.startswith("_")] if owner is not None else []

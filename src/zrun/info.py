@@ -13,7 +13,7 @@ import json
 import os
 import sys
 from importlib.machinery import EXTENSION_SUFFIXES
-from typing import Any, Dict, FrozenSet, List, Optional, Tuple
+from typing import Any, Dict, FrozenSet, List, Tuple
 
 from .diagnose import names_in
 from .discovery import entries_of
@@ -41,7 +41,7 @@ class DirectorySource(Source):
         super().__init__(self._path)
 
     def _index(self) -> Tuple[FrozenSet[str], FrozenSet[str]]:
-        names = []
+        names: List[str] = []
         for top, dirs, files in os.walk(self._path):
             dirs[:] = sorted(d for d in dirs if d != "__pycache__")
             rel = os.path.relpath(top, self._path).replace(os.sep, "/")
@@ -62,7 +62,7 @@ class DirectorySource(Source):
 def describe(location: str) -> Dict[str, Any]:
     """Everything ``zrun info`` shows, as a JSON-ready dict."""
     if os.path.isdir(location):
-        source: Optional[Source] = DirectorySource(location)
+        source: Source = DirectorySource(location)
         kind = "directory"
     else:
         source = _open(location)
@@ -70,7 +70,9 @@ def describe(location: str) -> Dict[str, Any]:
     files = sorted(source.files())
     entries = entries_of(source)
     modules = names_in(files)
-    packages = sorted({name for name in modules if any(f"{name.replace('.', '/')}/__init__{suffix}" in files for suffix in (".py", ".pyc"))})
+    packages = sorted(
+        {name for name in modules if any(f"{name.replace('.', '/')}/__init__{suffix}" in files for suffix in (".py", ".pyc"))}
+    )
     report: Dict[str, Any] = {
         "path": os.path.abspath(location),
         "kind": kind,

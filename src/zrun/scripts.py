@@ -53,7 +53,9 @@ def wanted_script(location: str, name: Optional[str]) -> Optional[Runnable]:
             return found[0]
         if not found:
             return None
-        raise NotRunnable(f"{location!r} has no __main__ and {len(found)} console scripts; choose one with --script NAME: {', '.join(names)}")
+        raise NotRunnable(
+            f"{location!r} has no __main__ and {len(found)} console scripts; choose one with --script NAME: {', '.join(names)}"
+        )
     for entry in found:
         if entry.name == name:
             return entry
