@@ -174,9 +174,9 @@ def _size(path: str) -> int:
         return 0
 
 
-def text(report: Dict[str, Any]) -> str:
-    """The human-readable form of :func:`describe`."""
-    lines = [f"{report['path']}: {report['kind']}, {report['files']} files, {report['size']:,} bytes"]
+def text(report: Dict[str, Any], shown: str = "") -> str:
+    """The human-readable form of :func:`describe`, naming the target ``shown`` as the user typed it."""
+    lines = [f"{shown or report['path']}: {report['kind']}, {report['files']} files, {report['size']:,} bytes"]
     if report["compression"]:
         methods = ", ".join(f"{count} {label}" for label, count in sorted(report["compression"].items()))
         lines.append(f"  compression:     {methods}; {report['uncompressed']:,} bytes uncompressed")
@@ -199,8 +199,14 @@ def text(report: Dict[str, Any]) -> str:
         state = "disabled by ZRUN_NO_CACHE" if cached["disabled"] else f"{cached['compiled']} of {cached['sources']} modules compiled"
         if report["extensions"]:
             state += ", extensions " + ("extracted" if cached["extensions_extracted"] else "not extracted")
-        lines.append(f"  zrun cache:      {state} ({cached['directory']})")
+        lines.append(f"  zrun cache:      {state} ({_tilde(cached['directory'])})")
     return "\n".join(lines) + "\n"
+
+
+def _tilde(path: str) -> str:
+    """``path`` with the home directory written ``~``, as a shell would show it."""
+    home = os.path.expanduser("~")
+    return "~" + path[len(home) :] if home not in ("~", os.sep) and (path == home or path.startswith(home + os.sep)) else path
 
 
 def _listed(names: List[str], shown: int = 12) -> str:
@@ -228,5 +234,5 @@ def main(args: List[str]) -> int:
     except (ZrunError, OSError, UnicodeDecodeError, ValueError) as exc:
         sys.stderr.write(f"zrun: error: {exc}\n")
         return 1
-    sys.stdout.write(json.dumps(report, indent=2) + "\n" if as_json else text(report))
+    sys.stdout.write(json.dumps(report, indent=2) + "\n" if as_json else text(report, rest[0]))
     return 0

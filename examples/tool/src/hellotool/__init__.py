@@ -1,0 +1,1 @@
+"""zrun's example wheel: ``hello``, a console script."""
