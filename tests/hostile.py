@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, Iterator, List, Optional, Tuple, Type, TypeVar, Union
 
-from zrun.errors import ArchiveError, ArchiveNotFound, CorruptArchive, NotAnArchive, NotRunnable, UnsupportedMember
+from zrun.errors import ArchiveError, ArchiveNotFound, CorruptArchive, NotRunnable, UnsupportedMember
 
 TARGET = "pkg.mod"
 MAIN = "pkg/mod.py"
@@ -295,9 +295,9 @@ def _cut_inside(region: str) -> Callable[[], bytes]:
 for _region in ("local header", "member data", "central directory", "end record"):
     case(
         f"truncated in {_region}",
-        NotRunnable,
-        "With the end record cut off the file is no zip at all; a module target at it says the path is no archive.",
-        words=("not a directory or archive",),
+        CorruptArchive,
+        "With the end record cut off, a file that starts as a zip was cut short: it is called corrupt, not run as a script.",
+        words=("truncated or corrupt",),
         names_archive=True,
     )(_cut_inside(_region))
 
@@ -780,8 +780,8 @@ add(
 add(
     "archive truncated between indexing and reading",
     _good_file,
-    NotAnArchive,
-    "The file changed under the index: the re-read finds a file that is no longer an archive.",
+    CorruptArchive,
+    "The file changed under the index: the re-read finds it cut short, a truncated archive.",
     between="truncate",
 )
 
