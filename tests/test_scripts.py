@@ -76,3 +76,12 @@ def test_script_needs_a_location(zrun_cli: Launcher, tool_wheels: Dict[str, Path
 def test_modules_of_a_wheel_still_run_by_name(zrun_cli: Launcher, tool_wheels: Dict[str, Path], tmp_path: Path) -> None:
     result = zrun_cli(f"{tool_wheels['twotool']}:twotool.cli:shout", "z", cwd=tmp_path)
     assert (result.returncode, result.stdout) == (0, "SHOUT ['z']\n"), result.stderr
+
+
+def test_script_of_a_missing_wheel(zrun_cli: Launcher, tmp_path: Path) -> None:
+    """As python for a missing file: its message and exit status 2."""
+    result = zrun_cli("--script", "tool", "gone.whl", cwd=tmp_path)
+    assert (result.returncode, result.stderr) == (
+        2,
+        f"zrun: error: can't open file {str(tmp_path / 'gone.whl')!r}: [Errno 2] No such file or directory\n",
+    )

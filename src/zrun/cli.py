@@ -270,7 +270,10 @@ def _error(exc: BaseException, target: Target, options: Options) -> int:
     if isinstance(exc, NotRunnable):
         from .diagnose import explain
 
-        message = explain(exc, target, options.paths)
+        try:
+            message = explain(exc, target, options.paths)
+        except Exception:  # a hint that fails must not hide the error itself
+            pass
     elif isinstance(exc, CorruptArchive) and "truncated or corrupt" not in message:
         message += " (the archive is truncated or corrupt)"
     sys.stderr.write(f"zrun: error: {message}\n")

@@ -42,6 +42,10 @@ def wanted_script(location: str, name: Optional[str]) -> Optional[Runnable]:
     source = open_source(location) if not os.path.isdir(location) else _directory(location)
     if name is None and (source is None or not location.lower().endswith(".whl")):
         return None
+    if source is None and not os.path.exists(location):
+        from .errors import MissingPath
+
+        raise MissingPath(f"can't open file {os.path.abspath(location)!r}: [Errno 2] No such file or directory")
     if source is None:
         raise NotRunnable(f"{location!r} is not a directory or archive, so it has no console script {name!r}")
     if name is None and (source.is_file("__main__.py") or source.is_file("__main__.pyc")):
