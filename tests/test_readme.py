@@ -35,13 +35,17 @@ def blocks(text: str) -> List[str]:
 
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
-    shutil.copytree(ROOT / "examples", tmp_path / "examples", ignore=shutil.ignore_patterns("hello.pyz", "build", "*.egg-info", "__pycache__"))
+    shutil.copytree(
+        ROOT / "examples", tmp_path / "examples", ignore=shutil.ignore_patterns("hello.pyz", "build", "*.egg-info", "__pycache__")
+    )
     (tmp_path / "home").mkdir()
     return tmp_path
 
 
 def environment(workdir: Path) -> Dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ZRUN_", "XDG_")) and k not in ("PYTHONPATH", "PYTHONDONTWRITEBYTECODE")}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("ZRUN_", "XDG_")) and k not in ("PYTHONPATH", "PYTHONDONTWRITEBYTECODE")
+    }
     return {**env, "HOME": str(workdir / "home")}
 
 

@@ -77,6 +77,16 @@ def test_level_two_reports_archive_indexes(zrun_cli: Launcher, tmp_path: Path) -
     assert not [line for line in reports(zrun_cli("-v", "app.zip:vpkg.helper", cwd=tmp_path).stderr) if line.startswith("index ")]
 
 
+def test_level_two_reports_modules_found_in_path_directories(zrun_cli: Launcher, tmp_path: Path) -> None:
+    """A ``--path`` directory is served by the interpreter's finder: -vv still says where each module came from."""
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "vlib.py").write_text("print('from lib')\n")
+    result = zrun_cli("-vv", "--path", "lib", "-m", "vlib", cwd=tmp_path)
+    assert expect_ok(result) == "from lib\n"
+    assert f"found vlib first in this run's sources: {tmp_path / 'lib' / 'vlib.py'}" in reports(result.stderr)
+    assert "found " not in zrun_cli("-v", "--path", "lib", "-m", "vlib", cwd=tmp_path).stderr  # level 2 only
+
+
 def test_reports_extension_extraction(zrun_cli: Launcher, tmp_path: Path) -> None:
     import _bisect
 

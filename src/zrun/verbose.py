@@ -9,7 +9,9 @@ attributes), which ``tests/test_verbose.py`` pins by checking every line.
 
 Level 1 reports the main module, every module zrun's loader serves (with its
 cache outcome and time), extension extraction and a summary; level 2 adds
-every archive index read.
+every archive index read and every top-level module found in the run's
+location or ``--path`` entries, directories included (which the interpreter's
+own finder serves).
 """
 
 from __future__ import annotations
@@ -33,7 +35,11 @@ def level() -> int:
 
 
 def say(message: str, need: int = 1) -> None:
-    """Write ``message`` to stderr, stamped with the milliseconds since zrun started, at verbosity ``need``."""
+    """Write ``message`` to stderr at verbosity ``need``, stamped with the milliseconds since this module loaded.
+
+    That is when the CLI saw ``-v``: the interpreter's own start-up and the
+    import of zrun's CLI come before it.
+    """
     if _state["level"] >= need:
         elapsed = (time.perf_counter() - _state["start"]) * 1000
         sys.stderr.write(f"zrun: {elapsed:8.1f} ms  {message}\n")
@@ -79,6 +85,7 @@ def _wrap_all() -> None:
     _wrap(extract, "extract", _report_extract)
     _wrap(engine, "module_details", _report_details)
     _wrap(engine, "main_details", _report_details)
+    _wrap(loader.SearchFirst, "find_spec", _report_found)
     original_open = archive.Archive.__dict__["open"].__func__
 
     def open_archive(cls: Any, path: Any) -> Any:
@@ -176,6 +183,18 @@ def _report_extract(original: Callable[..., Any]) -> Callable[..., Any]:
         return folder
 
     return extract
+
+
+def _report_found(original: Callable[..., Any]) -> Callable[..., Any]:
+    """Level 2: every top-level module found in a run's location or ``--path`` entries, served by any finder."""
+
+    def find_spec(self: Any, fullname: str, *args: Any) -> Any:
+        spec = original(self, fullname, *args)
+        if spec is not None:
+            say(f"found {fullname} first in this run's sources: {spec.origin or 'namespace package'}", 2)
+        return spec
+
+    return find_spec
 
 
 def _report_details(original: Callable[..., Any]) -> Callable[..., Any]:
