@@ -74,6 +74,7 @@ def test_archive_from_its_index_alone(zrun_cli: Launcher, tmp_path: Path) -> Non
             "compiled": 0,
             "sources": 7,
             "extensions_extracted": False,
+            "index": None,
         },
     }
 
@@ -88,6 +89,16 @@ def test_says_what_the_cache_holds(zrun_cli: Launcher, tmp_path: Path) -> None:
     assert after == f"  zrun cache:      3 of 4 modules compiled ({tmp_path / 'cache'})"
     off = expect_ok(zrun_cli("info", "lib.zip", cwd=tmp_path, env={**env, "ZRUN_NO_CACHE": "1"})).splitlines()[-1]
     assert off == f"  zrun cache:      disabled by ZRUN_NO_CACHE ({tmp_path / 'cache'})"
+
+
+def test_says_whether_a_large_index_is_cached(zrun_cli: Launcher, tmp_path: Path) -> None:
+    """Archives of 1000 members or more keep their parsed index in the cache (docs/cache.md)."""
+    write_zip(tmp_path / "big.zip", {"big/__init__.py": "", **{f"big/m{n}.py": "" for n in range(1000)}})
+    env = {"ZRUN_CACHE_DIR": str(tmp_path / "cache"), "PYTHONDONTWRITEBYTECODE": ""}
+    assert info(zrun_cli, "big.zip", cwd=tmp_path)["cache"]["index"] is False
+    expect_ok(zrun_cli("big.zip:big.m1", cwd=tmp_path, env=env))
+    last = expect_ok(zrun_cli("info", "big.zip", cwd=tmp_path, env=env)).splitlines()[-1]
+    assert last == f"  zrun cache:      2 of 1001 modules compiled, index cached ({tmp_path / 'cache'})"
 
 
 def test_wheel_text(zrun_cli: Launcher, tool_wheels: Dict[str, Path], tmp_path: Path) -> None:

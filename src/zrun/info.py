@@ -4,7 +4,9 @@ shiv and pex users expect to look inside an archive before trusting it. All
 of this comes from the zip index (or a directory walk), plus the small text
 members a wheel declares itself by (``*.dist-info/METADATA`` and
 ``entry_points.txt``, through :func:`zrun.discovery.entries_of`): no module is
-imported, ``sys`` is not touched, nothing is written.
+imported, ``sys`` is not touched, and nothing is written but what any read
+of the archive by zrun stores: the parsed index of an archive of 1000 members
+or more (:mod:`zrun.indexcache`).
 """
 
 from __future__ import annotations
@@ -63,8 +65,9 @@ def describe(location: str) -> Dict[str, Any]:
     """Everything ``zrun info`` shows, as a JSON-ready dict."""
     if os.path.isdir(location):
         source: Source = DirectorySource(location)
-        kind = "directory"
+        kind, index_cached = "directory", False
     else:
+        index_cached = _index_cached(location)  # before opening: the reader stores a large archive's index
         source = _open(location)
         kind = "bundle" if type(source).__name__ == "FrozenSource" else "wheel" if location.lower().endswith(".whl") else "zip archive"
     files = sorted(source.files())
@@ -91,7 +94,7 @@ def describe(location: str) -> Dict[str, Any]:
     for entry in entries:
         if entry.kind == "entry_point" and entry.group not in ("console_scripts", "gui_scripts"):
             report["entry_points"].setdefault(entry.group, {})[entry.name] = entry.ref
-    report.update(_storage(source, location, files))
+    report.update(_storage(source, location, files, index_cached))
     return report
 
 
@@ -128,7 +131,7 @@ def _metadata(source: Source, files: List[str]) -> Dict[str, str]:
     return found
 
 
-def _storage(source: Source, location: str, files: List[str]) -> Dict[str, Any]:
+def _storage(source: Source, location: str, files: List[str], index_cached: bool) -> Dict[str, Any]:
     """Size, compression and what zrun's cache already holds for a zip archive."""
     archive = getattr(source, "archive", None)
     if archive is None:
@@ -143,13 +146,13 @@ def _storage(source: Source, location: str, files: List[str]) -> Dict[str, Any]:
         "size": _size(archive.path),
         "compression": methods,
         "uncompressed": sum(member.size for member in members.values()),
-        "cache": _cached(source, files),
+        "cache": _cached(source, files, index_cached),
     }
 
 
-def _cached(source: Source, files: List[str]) -> Dict[str, Any]:
+def _cached(source: Source, files: List[str], index_cached: bool) -> Dict[str, Any]:
     """How many modules zrun's cache holds compiled code for, and whether extensions are extracted there."""
-    from . import cache
+    from . import cache, indexcache
     from .extract import folder_key
 
     root = cache.location()
@@ -164,7 +167,27 @@ def _cached(source: Source, files: List[str]) -> Dict[str, Any]:
             key = cache.code_key(source.identity(), filename, member.crc, member.size)
             held += os.path.isfile(os.path.join(root, "code", key[:2], key[2:]))
     extracted = os.path.isdir(os.path.join(root, "ext", folder_key(source.identity())))
-    return {"directory": root, "disabled": off, "compiled": held, "sources": len(sources), "extensions_extracted": extracted}
+    return {
+        "directory": root,
+        "disabled": off,
+        "compiled": held,
+        "sources": len(sources),
+        "extensions_extracted": extracted,
+        "index": index_cached if len(archive.members) >= indexcache.MIN_ENTRIES else None,
+    }
+
+
+def _index_cached(location: str) -> bool:
+    """Whether zrun's cache holds the parsed index of the archive file at ``location``."""
+    from . import cache, indexcache
+
+    path = os.path.abspath(location)
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    key = cache.digest("index", indexcache.identity(path, st))
+    return os.path.isfile(os.path.join(cache.location(), "index", key[:2], key[2:]))
 
 
 def _size(path: str) -> int:
@@ -199,6 +222,8 @@ def text(report: Dict[str, Any], shown: str = "") -> str:
         state = "disabled by ZRUN_NO_CACHE" if cached["disabled"] else f"{cached['compiled']} of {cached['sources']} modules compiled"
         if report["extensions"]:
             state += ", extensions " + ("extracted" if cached["extensions_extracted"] else "not extracted")
+        if cached["index"] is not None:
+            state += ", index " + ("cached" if cached["index"] else "not cached")
         lines.append(f"  zrun cache:      {state} ({_tilde(cached['directory'])})")
     return "\n".join(lines) + "\n"
 
