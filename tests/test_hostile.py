@@ -494,7 +494,7 @@ def test_unsafe_member_names_the_archive(root: Path, tmp_path: Path) -> None:  #
 
 @pytest.mark.skipif(not hasattr(os, "symlink"), reason="no symlinks here")
 def test_symlink_loop_reports_its_errno(tmp_path: Path, zrun_cli: Any) -> None:
-    """A symlink loop as the archive: ELOOP (Errno 40 on Linux), as ``python loop.zip`` says, not ENOENT."""
+    """A symlink loop as the archive: ELOOP (Errno 40 on Linux) and exit 2, as ``python loop.zip`` says, not ENOENT."""
     import errno
     import runpy
 
@@ -505,7 +505,7 @@ def test_symlink_loop_reports_its_errno(tmp_path: Path, zrun_cli: Any) -> None:
     for target in (f"{loop}:pkg.mod", str(loop), f"{loop}/sub"):
         result = zrun_cli(target)
         shown = str(tmp_path / target.split(":")[0])
-        assert (result.returncode, result.stderr) == (1, f"zrun: error: can't open file {shown!r}: {words}\n")
+        assert (result.returncode, result.stderr) == (2, f"zrun: error: can't open file {shown!r}: {words}\n")
     with pytest.raises(zrun.ArchiveError, match=re.escape(f"{loop}: cannot open: {words}")):
         zrun.ZipSource(loop)
     with pytest.raises(OSError) as expected:

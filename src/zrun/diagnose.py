@@ -31,7 +31,8 @@ def explain(exc: NotRunnable, target: Target, paths: Sequence[str]) -> str:
     """``exc``'s message with where zrun looked and what exists there that is close."""
     message = str(exc)
     if message.startswith("can't open file"):
-        return message + _similar_files(target.location or "")
+        # a close name helps only where nothing is there: not for a symlink loop (ELOOP) or EACCES
+        return message + _similar_files(target.location or "") if "[Errno 2] " in message else message
     if message.startswith("can't find '__main__' module in"):
         return message + _what_runs(target.location or "")
     if message.startswith(f"module {target.module!r} has no attribute"):
