@@ -16,9 +16,10 @@ import os
 import stat
 import sys
 
-from . import cache, cacheroot
+from . import cache, cacheroot, shivcache
 from .cache import KINDS, location
 from .cacheroot import Untrusted
+from .settings import Settings
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -47,6 +48,8 @@ commands:
 environment:
   ZRUN_CACHE_DIR          the cache directory (default: the user cache directory)
   ZRUN_NO_CACHE=1         run without the cache
+  SHIV_ROOT               where runner.pyz extracts itself (default: ~/.shiv);
+                          its extractions but the running one are pruned too
 """
 )
 
@@ -217,8 +220,11 @@ def main(args: List[str]) -> int:
     if command == "info":
         report = info()
         sys.stdout.write(f"cache: {report['path']} ({report['status']})\n")
+        if sys.dont_write_bytecode and not Settings().ZRUN_NO_CACHE:
+            sys.stdout.write("  PYTHONDONTWRITEBYTECODE / -B is set: compiled code is read from the cache, never stored\n")
         for kind in KINDS:
             sys.stdout.write(f"  {kind:<6} {report[kind][0]:>8} entries {report[kind][1] / 1048576:>10.1f} MiB\n")
+        sys.stdout.write("".join(line + "\n" for line in shivcache.report_lines()))
         return 0
     try:
         count, freed = prune(float(days)) if command == "prune" else clear()
@@ -227,4 +233,5 @@ def main(args: List[str]) -> int:
         sys.stderr.write(f"zrun: error: refusing to clean {location()}: {why}\n")
         return 1
     sys.stdout.write(f"removed {count} entries, {freed / 1048576:.1f} MiB\n")
+    sys.stdout.write(shivcache.prune_line(float(days) if command == "prune" else -1e9))  # runner.pyz's own, in SHIV_ROOT
     return 0
