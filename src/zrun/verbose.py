@@ -79,7 +79,7 @@ def _wrap_all() -> None:
 
     _wrap(cache, "load_code", _note_load)
     _wrap(cache, "store_code", _note_store)
-    _wrap(cache, "key_for", _note_key)
+    _wrap(cache, "keyed", _note_key)
     _wrap(loader, "shipped_pyc_code", _note_shipped)
     _wrap(loader.ModuleLoader, "get_code", _report_code)
     _wrap(extract, "extract", _report_extract)
@@ -123,17 +123,17 @@ def _note_store(original: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _note_key(original: Callable[..., Any]) -> Callable[..., Any]:
-    def key_for(*args: Any) -> Any:
-        key = original(*args)
-        if key is None:
+    def keyed(*args: Any) -> Any:
+        result = original(*args)
+        if result[0] is None:
             _events.append("nokey")
         elif _state["cache"] is None:
             from . import cache
 
             _state["cache"] = cache.directory()
-        return key
+        return result
 
-    return key_for
+    return keyed
 
 
 def _note_shipped(original: Callable[..., Any]) -> Callable[..., Any]:
