@@ -50,6 +50,11 @@ def open_fds() -> Dict[str, str]:
 
 @contextlib.contextmanager
 def no_new_fds() -> Iterator[None]:
+    # The cache root's directory descriptor is opened at the first use and kept for
+    # the process's life (zrun.cacheroot); open it first so the runs' own count.
+    from zrun import cache
+
+    cache.root()
     gc.collect()
     before = open_fds()
     yield
