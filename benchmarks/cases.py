@@ -1,4 +1,4 @@
-"""The three cases and their commands, for one interpreter.
+"""The cases and their commands, for one interpreter.
 
 Every command runs in a clean environment (no ``PYTHON*``, ``ZRUN_*``,
 ``SHIV_*`` or ``PEX_*`` from the caller), with shiv's, pex's and zrun's caches
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Tuple, Union
 
-from .fixtures import ROOT, Fixtures
+from .fixtures import ROOT, Bulk, Fixtures
 from .measure import Command
 
 SRC = ROOT / "src"
@@ -32,6 +32,8 @@ class Case:
     rss_baseline: str  # key of the command the memory ratios are taken against
     runs: int
     warmup: int = 1  # rounds before the timed ones: fill the OS cache, __pycache__, shiv/pex/zrun caches
+    series: str = ""  # for a point of a scaling series: "entries" or "modules"
+    size: int = 0  # and its size
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,7 @@ class Runs:
     hello: int
     packaged: int
     bulk: int
-    big: int
+    scale: int  # every point of the scaling series
     rss: int  # rounds through GNU time, after the timed ones
 
 
@@ -61,7 +63,7 @@ def clean_environment(work: Path) -> Dict[str, str]:
 
 
 def cases(python: Path, fixtures: Fixtures, apps: Apps, runs: Runs, work: Path) -> List[Case]:
-    """The hello, 2,000-module and big-archive cases for ``python``; ``work`` is this interpreter's folder."""
+    """The hello, first-run, 2,000-module and scaling cases for ``python``; ``work`` is this interpreter's folder."""
     base = clean_environment(work)
     warm_cache = str(work / "zrun-cache")
     zrun_env = dict(base, PYTHONPATH=str(SRC), ZRUN_CACHE_DIR=warm_cache)
@@ -103,31 +105,46 @@ def cases(python: Path, fixtures: Fixtures, apps: Apps, runs: Runs, work: Path) 
         app("pex", "pex app, later runs", apps.pex, base),
         app("pex_venv", "pex `--venv` app, later runs", apps.pex_venv, base),
     ]
-    count = str(fixtures.sizes.modules)
-    imported = f"imported {count}"
-    m_bulk, zrun_bulk = [py, "-m", "bulk", count], [py, "-m", "zrun", f"{fixtures.bulk_zip}:bulk", count]
-    bulk = [
-        command("dir", "directory, warm `__pycache__`: `python -m bulk`", m_bulk, base, cwd=fixtures.bulk_dir, expect=imported),
-        command("zipimport", "zipimport: `PYTHONPATH=bulk.zip python -m bulk`", m_bulk, on_path(fixtures.bulk_zip), expect=imported),
-        command("zrun_cold", "`python -m zrun bulk.zip:bulk`, cold cache", zrun_bulk, zrun_env, expect=imported, fresh=COLD),
-        command("zrun_warm", "`python -m zrun bulk.zip:bulk`, warm cache", zrun_bulk, zrun_env, expect=imported),
-        command("zrun_off", "`python -m zrun bulk.zip:bulk`, cache off (`ZRUN_NO_CACHE=1`)", zrun_bulk, dict(zrun_env, ZRUN_NO_CACHE="1"),
-                expect=imported),
-    ]
-    zrun_big = [py, "-m", "zrun", f"{fixtures.big_zip}:hello"]
-    big = [
-        command("pass", "`python -c pass`", [py, "-c", "pass"], base, expect=""),
-        Command("zipimport", "zipimport: `PYTHONPATH=big.zip python -m hello`", m_hello, on_path(fixtures.big_zip), empty, "hello",
-                known_failure="expected before 3.13, whose zipimport cannot read ZIP64 archives"),
-        command("zrun_first", "`python -m zrun big.zip:hello`, first run (empty cache)", zrun_big, zrun_env, fresh=COLD),
-        command("zrun_second", "`python -m zrun big.zip:hello`, second and later runs", zrun_big, zrun_env),
-    ]
-    entries = f"{fixtures.sizes.entries:,}"
+    def bulk_commands(bulk: Bulk, *, off: bool) -> List[Command]:
+        count = str(bulk.count)
+        imported = f"imported {count}"
+        m_bulk, zrun_bulk = [py, "-m", "bulk", count], [py, "-m", "zrun", f"{bulk.zip}:bulk", count]
+        listed = [
+            command("dir", "directory, warm `__pycache__`: `python -m bulk`", m_bulk, base, cwd=bulk.dir, expect=imported),
+            command("zipimport", "zipimport: `PYTHONPATH=bulk.zip python -m bulk`", m_bulk, on_path(bulk.zip), expect=imported),
+            command("zrun_cold", "`python -m zrun bulk.zip:bulk`, cold cache", zrun_bulk, zrun_env, expect=imported, fresh=COLD),
+            command("zrun_warm", "`python -m zrun bulk.zip:bulk`, warm cache", zrun_bulk, zrun_env, expect=imported),
+        ]
+        if off:
+            listed.append(command("zrun_off", "`python -m zrun bulk.zip:bulk`, cache off (`ZRUN_NO_CACHE=1`)", zrun_bulk,
+                                  dict(zrun_env, ZRUN_NO_CACHE="1"), expect=imported))
+        return listed
+
+    def entries_commands(archive: Path) -> List[Command]:
+        zrun_big = [py, "-m", "zrun", f"{archive}:hello"]
+        return [
+            command("pass", "`python -c pass`", [py, "-c", "pass"], base, expect=""),
+            Command("zipimport", "zipimport: `PYTHONPATH=big.zip python -m hello`", m_hello, on_path(archive), empty, "hello",
+                    known_failure="expected before 3.13 past 65,535 entries: its zipimport cannot read ZIP64 archives"),
+            command("zrun_first", "`python -m zrun big.zip:hello`, first run (empty cache)", zrun_big, zrun_env, fresh=COLD),
+            command("zrun_second", "`python -m zrun big.zip:hello`, second and later runs", zrun_big, zrun_env),
+        ]
+
     modules = f"{fixtures.sizes.modules:,}"
-    return [
+    listed = [
         Case("hello", "Hello-world start-up", hello, baselines=("pass", "zipimport"), rss_baseline="dir", runs=runs.hello, warmup=2),
         Case("packaged", "Hello-world start-up: first runs and pex", packaged, baselines=("pass",), rss_baseline="pass",
              runs=runs.packaged),
-        Case("bulk", f"Importing {modules} source modules", bulk, baselines=("dir", "zipimport"), rss_baseline="dir", runs=runs.bulk),
-        Case("big", f"A {entries}-entry archive, one import", big, baselines=("zipimport", "pass"), rss_baseline="pass", runs=runs.big),
+        Case("bulk", f"Importing {modules} source modules (80 lines each)", bulk_commands(fixtures.bulk, off=True),
+             baselines=("dir", "zipimport"), rss_baseline="dir", runs=runs.bulk),
+        Case("small", f"Importing {modules} small source modules (~20 lines each)", bulk_commands(fixtures.small, off=True),
+             baselines=("dir", "zipimport"), rss_baseline="dir", runs=runs.bulk),
     ]
+    for index, (count, archive) in enumerate(fixtures.entries):
+        listed.append(Case(f"entries-{index}", f"Scaling: one import from a {count:,}-entry archive", entries_commands(archive),
+                           baselines=("zipimport", "pass"), rss_baseline="pass", runs=runs.scale, series="entries", size=count))
+    for index, bulk in enumerate(fixtures.modules):
+        listed.append(Case(f"modules-{index}", f"Scaling: importing {bulk.count:,} modules (80 lines each)",
+                           bulk_commands(bulk, off=False), baselines=("dir", "zipimport"), rss_baseline="dir", runs=runs.scale,
+                           series="modules", size=bulk.count))
+    return listed

@@ -2,7 +2,9 @@
 
 Everything is made from the real modules in ``payload/`` (copied, never
 generated from strings) and by the tools that own each format: ``zipfile``,
-the stdlib ``zipapp``, shiv, pex, and ``build_scripts/build_pyz.py``.
+the stdlib ``zipapp``, shiv, pex, and ``build_scripts/build_pyz.py``; the
+archives of the entries scaling series (up to 1,000,000 members, 110 MB) by
+the streaming writer in ``zipwriter.py``, once per run of the suite.
 """
 
 from __future__ import annotations
@@ -13,7 +15,10 @@ import zipapp
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, Iterator, List, Optional, Tuple
+
+from .places import Place, wrap
+from .zipwriter import write_stored
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -25,26 +30,55 @@ BUILD_PYZ = ROOT / "build_scripts" / "build_pyz.py"
 class Sizes:
     """How big the generated fixtures are."""
 
-    modules: int  # generated modules in the bulk package
-    entries: int  # entries in the big archive, its two hello modules included
+    modules: int  # generated modules in the two bulk packages (80-line and ~20-line modules)
+    entries_scale: Tuple[int, ...]  # entries of each archive of the entries scaling series, hello/ included
+    modules_scale: Tuple[int, ...]  # modules of each package of the modules scaling series
 
 
-FULL = Sizes(modules=2000, entries=100_000)
-QUICK = Sizes(modules=20, entries=500)
+FULL = Sizes(modules=2000, entries_scale=(1_000, 10_000, 100_000, 1_000_000), modules_scale=(10, 100, 1_000, 10_000))
+QUICK = Sizes(modules=12, entries_scale=(40, 80, 160, 320), modules_scale=(2, 4, 8, 16))
+
+
+@dataclass(frozen=True)
+class Bulk:
+    """A ``bulk`` package of ``count`` generated modules, as a directory (holding ``bulk/``) and as a zip."""
+
+    count: int
+    dir: Path
+    zip: Path
 
 
 @dataclass(frozen=True)
 class Fixtures:
-    """Paths of everything the cases run; the same for every interpreter."""
+    """Paths of everything the cases run; the same for every interpreter, found from ``work`` and the sizes alone."""
 
     sizes: Sizes
     empty: Path  # a working directory in which no fixture can be imported by accident
     hello_dir: Path  # holds hello/ (``python -m hello`` runs here)
     hello_zip: Path
     hello_zipapp: Path
-    bulk_dir: Path  # holds bulk/ with the generated modules
-    bulk_zip: Path
-    big_zip: Path  # hello/ and ``entries - 2`` filler members
+    bulk: Bulk  # copies of payload/bulk_module.py (80 lines)
+    small: Bulk  # copies of payload/small_module.py (~20 lines)
+    entries: Tuple[Tuple[int, Path], ...]  # (entries, archive): hello/ and filler members
+    modules: Tuple[Bulk, ...]  # the modules scaling series
+
+
+def locate(work: Path, sizes: Sizes) -> Fixtures:
+    """Where :func:`build` puts everything, without building it (a measuring session finds the fixtures so)."""
+    def bulk(name: str, count: int) -> Bulk:
+        return Bulk(count, work / f"{name}-dir", work / f"{name}.zip")
+
+    return Fixtures(
+        sizes,
+        empty=work / "empty",
+        hello_dir=work / "hello-dir",
+        hello_zip=work / "hello.zip",
+        hello_zipapp=work / "hello-zipapp.pyz",
+        bulk=bulk("bulk", sizes.modules),
+        small=bulk("small", sizes.modules),
+        entries=tuple((count, work / f"entries-{count}.zip") for count in sizes.entries_scale),
+        modules=tuple(bulk(f"modules-{count}", count) for count in sizes.modules_scale),
+    )
 
 
 def module_name(index: int) -> str:
@@ -66,44 +100,46 @@ def zip_tree(root: Path, output: Path) -> Path:
     return output
 
 
-def write_bulk(dest: Path, count: int) -> Path:
-    """``dest/bulk/``: the payload package plus ``count`` copies of ``payload/bulk_module.py``."""
-    package = copy_package("bulk", dest)
-    body = (PAYLOAD / "bulk_module.py").read_bytes()
-    for index in range(count):
+def write_bulk(bulk: Bulk, module: str) -> Bulk:
+    """``bulk.dir/bulk/``: the payload package plus ``bulk.count`` copies of ``payload/<module>``; and its zip."""
+    package = copy_package("bulk", bulk.dir)
+    body = (PAYLOAD / module).read_bytes()
+    for index in range(bulk.count):
         (package / f"{module_name(index)}.py").write_bytes(body)
-    return package
+    zip_tree(bulk.dir, bulk.zip)
+    return bulk
 
 
-def write_big_zip(hello_root: Path, output: Path, entries: int) -> Path:
-    """The hello package plus empty stored filler members, ``entries`` members in all.
+def filler_members(hello_root: Path, entries: int) -> Iterator[Tuple[str, bytes]]:
+    """The hello package, then empty filler members: ``entries`` members in all."""
+    hello = sorted((hello_root / "hello").glob("*.py"))
+    for path in hello:
+        yield path.relative_to(hello_root).as_posix(), path.read_bytes()
+    for index in range(entries - len(hello)):
+        yield f"filler/{index // 1000:03d}/{index:06d}.txt", b""
 
-    zipfile switches to ZIP64 by itself past 65,535 entries, which is what
-    zipimport before 3.13 cannot read.
-    """
-    hello = sorted(path for path in (hello_root / "hello").glob("*.py"))
-    with zipfile.ZipFile(output, "w", zipfile.ZIP_STORED) as archive:
-        for path in hello:
-            archive.write(path, path.relative_to(hello_root).as_posix())
-        for index in range(entries - len(hello)):
-            archive.writestr(f"filler/{index // 1000:03d}/{index:06d}.txt", b"")
+
+def write_entries_zip(hello_root: Path, output: Path, entries: int) -> Path:
+    """A stored archive of ``entries`` members; ZIP64 past 65,535 (what zipimport before 3.13 cannot read)."""
+    with open(output, "wb") as stream:
+        write_stored(stream, filler_members(hello_root, entries))
     return output
 
 
 def build(work: Path, sizes: Sizes) -> Fixtures:
     """Write every interpreter-independent fixture under ``work``."""
-    empty = work / "empty"
-    empty.mkdir(parents=True)
-    hello_dir = work / "hello-dir"
-    copy_package("hello", hello_dir)
-    hello_zip = zip_tree(hello_dir, work / "hello.zip")
-    hello_zipapp = work / "hello-zipapp.pyz"
-    zipapp.create_archive(hello_dir, hello_zipapp, main="hello:main")
-    bulk_dir = work / "bulk-dir"
-    write_bulk(bulk_dir, sizes.modules)
-    bulk_zip = zip_tree(bulk_dir, work / "bulk.zip")
-    big_zip = write_big_zip(hello_dir, work / "big.zip", sizes.entries)
-    return Fixtures(sizes, empty, hello_dir, hello_zip, hello_zipapp, bulk_dir, bulk_zip, big_zip)
+    built = locate(work, sizes)
+    built.empty.mkdir(parents=True)
+    copy_package("hello", built.hello_dir)
+    zip_tree(built.hello_dir, built.hello_zip)
+    zipapp.create_archive(built.hello_dir, built.hello_zipapp, main="hello:main")
+    write_bulk(built.bulk, "bulk_module.py")
+    write_bulk(built.small, "small_module.py")
+    for count, path in built.entries:
+        write_entries_zip(built.hello_dir, path, count)
+    for bulk in built.modules:
+        write_bulk(bulk, "bulk_module.py")
+    return built
 
 
 class ToolError(Exception):
@@ -123,21 +159,24 @@ def run_tool(command: List[str], env: Optional[Dict[str, str]] = None) -> str:
     return result.stdout
 
 
-def build_shiv_app(python: Path, fixtures: Fixtures, output: Path) -> Path:
+def build_shiv_app(place: Place, python: Path, fixtures: Fixtures, output: Path) -> Path:
     """A plain shiv app whose entry point is ``hello:main``: what runner.pyz is compared with."""
+    output.parent.mkdir(parents=True, exist_ok=True)
     command = [str(python), "-m", "shiv", "--site-packages", str(fixtures.hello_dir), "--reproducible", "-e", "hello:main"]
-    run_tool([*command, "-o", str(output)])
+    run_tool(wrap(place, [*command, "-o", str(output)]))
     return output
 
 
-def build_pex_app(python: Path, fixtures: Fixtures, output: Path, *, venv: bool = False) -> Path:
+def build_pex_app(place: Place, python: Path, fixtures: Fixtures, output: Path, *, venv: bool = False) -> Path:
     """A pex app of the hello package, entry point ``hello:main``; ``venv`` adds pex's ``--venv`` mode."""
+    output.parent.mkdir(parents=True, exist_ok=True)
     command = [str(python), "-m", "pex", "-D", str(fixtures.hello_dir), "-e", "hello:main", "-o", str(output)]
-    run_tool([*command, "--venv"] if venv else command)
+    run_tool(wrap(place, [*command, "--venv"] if venv else command))
     return output
 
 
-def build_runner_pyz(python: Path, output: Path) -> Path:
+def build_runner_pyz(place: Place, python: Path, output: Path) -> Path:
     """runner.pyz as the project builds it: ``build_scripts/build_pyz.py`` run by ``python`` (which needs shiv)."""
-    run_tool([str(python), str(BUILD_PYZ), "-o", str(output)])
+    output.parent.mkdir(parents=True, exist_ok=True)
+    run_tool(wrap(place, [str(python), str(BUILD_PYZ), "-o", str(output)]))
     return output

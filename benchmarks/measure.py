@@ -86,9 +86,13 @@ class Scratch:
         self.made.clear()
 
 
-def gnu_time() -> Optional[str]:
-    """GNU ``time``, if installed (``-f %M`` is its maximum resident set size in KiB)."""
-    for candidate in ("/usr/bin/time", shutil.which("time")):
+def gnu_time(*preferred: str) -> Optional[str]:
+    """GNU ``time``: one of ``preferred``, else the installed one (``-f %M`` is its maximum resident set size in KiB).
+
+    The chroot has none of its own; the suite brings the host's (it needs
+    nothing but libc) into the checkout and names it in ``preferred``.
+    """
+    for candidate in (*preferred, "/usr/bin/time", shutil.which("time")):
         if candidate and os.access(candidate, os.X_OK):
             probe = subprocess.run([candidate, "-f", "%M", "true"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
             if probe.returncode == 0 and probe.stderr.strip().isdigit():

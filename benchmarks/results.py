@@ -17,6 +17,12 @@ class Interpreter:
     version: Tuple[int, int]
     executable: str
     build: str
+    place: str = ""  # what ``--python`` spelled before the path: "" or "sid:"
+
+    @property
+    def spec(self) -> str:
+        """The interpreter as ``--python`` names it."""
+        return f"{self.place}{self.executable}"
 
 
 @dataclass
@@ -50,6 +56,7 @@ class InterpreterResult:
     interpreter: Interpreter
     cases: Dict[str, CaseResult]
     extra_imports: List[str] = field(default_factory=list)  # what `python -m zrun` imports beyond `python -m` on a zip
+    rss: bool = True  # whether its session found GNU time
 
 
 @dataclass

@@ -1,15 +1,22 @@
 """zrun's benchmark suite: one command, its own fixtures, every peer in the same run.
 
-    python benchmarks/run.py [--python PATH]... [--out docs/performance.md]
+    python benchmarks/run.py [--python PATH | --python sid:PATH]... [--out docs/performance.md]
     python benchmarks/run.py --quick --no-peers            # smoke test, report on stdout
 
 It builds its fixtures in a temporary directory (a hello package as a
 directory, a zip, a stdlib zipapp, a shiv app and two pex apps; 2,000
-generated modules as a zip and as a directory; a 100,000-entry archive;
-``runner.pyz`` from ``build_scripts/build_pyz.py``), installs shiv, pex and
-matplotlib into a throwaway venv it creates (skipped with ``--no-peers``),
-times every command on every interpreter given, and writes the report and,
-beside it, the plot (``docs/performance.png``).
+generated modules of 80 and of ~20 lines, each as a zip and as a directory;
+the scaling series: archives of 1,000 to 1,000,000 entries and packages of
+10 to 10,000 modules; ``runner.pyz`` from ``build_scripts/build_pyz.py``),
+installs shiv, pex and matplotlib into a throwaway venv it creates (skipped
+with ``--no-peers``), times every command on every interpreter given, and
+writes the report and, beside it, the plot (``docs/performance.png``).
+
+``--python sid:/usr/bin/python3.14`` measures an interpreter of the Debian-sid
+chroot (``.ci/sid``): its whole session runs inside, with peers (shiv, pex,
+runner.pyz) built by a venv of its own made inside, and the fixtures then
+live under the checkout (``benchmarks/.work/``), the one directory the chroot
+sees.
 """
 
 from __future__ import annotations
@@ -20,38 +27,41 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import venv
 from pathlib import Path
-from typing import Callable, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 if not __package__:  # run as a script: make the ``benchmarks`` package importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import fixtures
-from benchmarks.cases import Apps, Runs, cases
-from benchmarks.imports import extra_imports
-from benchmarks.measure import Scratch, gnu_time, measure
+from benchmarks import fixtures, session
+from benchmarks.cases import Apps, Runs
+from benchmarks.measure import gnu_time
+from benchmarks.places import Host, Place, Sid, parse_python, reaches, wrap
 from benchmarks.report import load_average, machine, plot_data, render
 from benchmarks.results import CaseResult, Interpreter, InterpreterResult, Results
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 DEFAULT_OUT = ROOT / "docs" / "performance.md"
-PEER_PACKAGES = ("shiv>=1.0.4,<1.1", "pex", "matplotlib")
-FULL_RUNS = Runs(hello=21, packaged=5, bulk=7, big=7, rss=1)
-QUICK_RUNS = Runs(hello=2, packaged=1, bulk=2, big=2, rss=1)
+IN_CHECKOUT = HERE / ".work"  # fixtures of a run with a chroot interpreter (gitignored)
+PEER_PACKAGES = ("shiv>=1.0.4,<1.1", "pex")
+PLOT_PACKAGES = ("matplotlib",)
+FULL_RUNS = Runs(hello=21, packaged=5, bulk=7, scale=3, rss=1)
+QUICK_RUNS = Runs(hello=1, packaged=1, bulk=1, scale=1, rss=1)
 
 
 def parse(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="benchmarks/run.py", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--python", action="append", type=Path, metavar="PATH",
-                        help="an interpreter to measure; repeatable (default: the one running this)")
+    parser.add_argument("--python", action="append", metavar="[sid:]PATH",
+                        help="an interpreter to measure; repeatable (default: the one running this); "
+                        "sid:PATH is one inside the Debian-sid chroot of .ci/sid")
     parser.add_argument("--out", help=f"the report (default: {DEFAULT_OUT.relative_to(ROOT)}, or stdout with --quick); "
                         "the plot goes beside it as .png; '-' for stdout")
-    parser.add_argument("--quick", action="store_true", help="tiny fixtures and 2 rounds: a smoke test, not a measurement")
+    parser.add_argument("--quick", action="store_true", help="tiny fixtures, 1 round, no warm-up: a smoke test, not a measurement")
     parser.add_argument("--no-peers", action="store_true",
                         help="no network: no throwaway venv, so no shiv/pex apps, no runner.pyz build (see --pyz) and no plot")
-    parser.add_argument("--runs", type=int, help="timed rounds per case (default: 21 hello, 5 first runs and pex, 7 others; 2 --quick)")
+    parser.add_argument("--runs", type=int, help="timed rounds per case (default: 21 hello, 5 first runs and pex, 7 module "
+                        "imports, 3 per scaling point; 1 --quick)")
     parser.add_argument("--pyz", type=Path, help="use this runner.pyz instead of building one")
     parser.add_argument("--work", type=Path, help="build fixtures here and keep them (default: a temporary directory)")
     return parser.parse_args(argv)
@@ -61,36 +71,44 @@ def log(message: str) -> None:
     print(f"benchmarks: {message}", file=sys.stderr, flush=True)
 
 
-def describe(python: Path) -> Interpreter:
-    """Version and build of ``python``; stops the suite if it cannot run."""
+def describe(spec: str) -> Tuple[Place, Interpreter]:
+    """Where ``spec`` lives, its version and build; stops the suite if it cannot run."""
+    place, python = parse_python(spec)
     try:
-        result = subprocess.run([str(python), str(HERE / "launchers" / "describe.py")], capture_output=True, text=True, check=True)
-    except (OSError, subprocess.CalledProcessError) as exc:
-        raise SystemExit(f"benchmarks: cannot run --python {python}: {exc}") from exc
-    info = json.loads(result.stdout)
+        result = subprocess.run(wrap(place, [str(python), str(HERE / "launchers" / "describe.py")]), capture_output=True, text=True,
+                                check=True)
+        info = json.loads(result.stdout)
+    except (OSError, subprocess.CalledProcessError, ValueError) as exc:
+        raise SystemExit(f"benchmarks: cannot run --python {spec}: {exc}") from exc
     major, minor = info["version_info"]
-    return Interpreter(f"{info['implementation']} {info['version']}", (major, minor), str(python), info["build"])
+    return place, Interpreter(f"{info['implementation']} {info['version']}", (major, minor), str(python), info["build"],
+                              place.spelling)
 
 
-def ordered(interpreters: List[Interpreter]) -> List[Interpreter]:
+def ordered(interpreters: List[Tuple[Place, Interpreter]]) -> List[Tuple[Place, Interpreter]]:
     """The reference interpreter (3.11) first, then the others oldest first."""
-    return sorted(interpreters, key=lambda interpreter: (interpreter.version != (3, 11), interpreter.version))
+    return sorted(interpreters, key=lambda pair: (pair[1].version != (3, 11), pair[1].version))
 
 
-def make_peers_venv(work: Path) -> Tuple[Path, str]:
-    """A throwaway venv with shiv, pex and matplotlib; its python and the peers' versions."""
-    location = work / "peers-venv"
-    log(f"creating a throwaway venv with {', '.join(PEER_PACKAGES)} (pip, from the package index)")
-    venv.create(location, with_pip=True)
-    python = location / "bin" / "python"
-    fixtures.run_tool([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *PEER_PACKAGES])
-    listed = json.loads(fixtures.run_tool([str(python), "-m", "pip", "list", "--format=json", "--disable-pip-version-check"]))
-    versions = {item["name"].lower(): item["version"] for item in listed}
-    return python, ", ".join(f"{name} {versions.get(name, '?')}" for name in ("shiv", "pex", "matplotlib"))
+def make_venv(place: Place, python: Path, location: Path, packages: Sequence[str]) -> Path:
+    """A throwaway venv in ``place`` made by ``python``, with ``packages`` from the package index; its python."""
+    log(f"creating a throwaway venv in {location} with {', '.join(packages)} (pip, from the package index)")
+    fixtures.run_tool(wrap(place, [str(python), "-m", "venv", str(location)]))
+    venv_python = location / "bin" / "python"
+    fixtures.run_tool(wrap(place, [str(venv_python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *packages]))
+    return venv_python
+
+
+def versions(place: Place, python: Path, names: Sequence[str]) -> str:
+    """``shiv 1.0.8, pex 2.1`` as pip lists them in the venv of ``python``."""
+    listed = json.loads(fixtures.run_tool(wrap(place, [str(python), "-m", "pip", "list", "--format=json",
+                                                       "--disable-pip-version-check"])))
+    found = {item["name"].lower(): item["version"] for item in listed}
+    return ", ".join(f"{name} {found.get(name, '?')}" for name in names)
 
 
 def build(what: str, step: Callable[[], Path]) -> Union[Path, str]:
-    """Run a build ``step``; if it fails, log why and return the reason its rows are not run."""
+    """Run a build step; if it fails, log why and return the reason its rows are not run."""
     try:
         return step()
     except fixtures.ToolError as exc:
@@ -98,26 +116,20 @@ def build(what: str, step: Callable[[], Path]) -> Union[Path, str]:
         return f"its build failed: {exc}"
 
 
-def build_apps(args: argparse.Namespace, work: Path, built: fixtures.Fixtures, peers_python: Optional[Path]) -> Apps:
-    """The shiv and pex hello apps and runner.pyz, or why each is missing."""
-    shiv_app: Union[Path, str] = "--no-peers"
-    pex_app: Union[Path, str] = "--no-peers"
-    pex_venv: Union[Path, str] = "--no-peers"
+def build_apps(args: argparse.Namespace, place: Place, work: Path, built: fixtures.Fixtures, peers_python: Union[Path, str]) -> Apps:
+    """The shiv and pex hello apps and runner.pyz for interpreters in ``place``, or why each is missing."""
+    if isinstance(peers_python, str):
+        missing: Union[Path, str] = peers_python
+        return Apps(shiv=missing, pex=missing, pex_venv=missing, runner_pyz=args.pyz.resolve() if args.pyz else missing)
     py = peers_python
-    if py is not None:
-        log("building the shiv and pex hello apps")
-        shiv_app = build("shiv app", lambda: fixtures.build_shiv_app(py, built, work / "hello-shiv.pyz"))
-        pex_app = build("pex app", lambda: fixtures.build_pex_app(py, built, work / "hello.pex"))
-        pex_venv = build("pex --venv app", lambda: fixtures.build_pex_app(py, built, work / "hello-venv.pex", venv=True))
-    pyz: Union[Path, str]
-    if args.pyz is not None:
-        pyz = args.pyz.resolve()
-    elif py is not None:
-        log("building runner.pyz with build_scripts/build_pyz.py")
-        pyz = build("runner.pyz", lambda: fixtures.build_runner_pyz(py, work / "runner.pyz"))
-    else:
-        pyz = "--no-peers (building it needs the package index); pass --pyz"
-    return Apps(shiv=shiv_app, pex=pex_app, pex_venv=pex_venv, runner_pyz=pyz)
+    log(f"building the shiv and pex hello apps and runner.pyz with {py}")
+    return Apps(
+        shiv=build("shiv app", lambda: fixtures.build_shiv_app(place, py, built, work / "hello-shiv.pyz")),
+        pex=build("pex app", lambda: fixtures.build_pex_app(place, py, built, work / "hello.pex")),
+        pex_venv=build("pex --venv app", lambda: fixtures.build_pex_app(place, py, built, work / "hello-venv.pex", venv=True)),
+        runner_pyz=args.pyz.resolve() if args.pyz else build("runner.pyz", lambda: fixtures.build_runner_pyz(place, py,
+                                                                                                              work / "runner.pyz")),
+    )
 
 
 def zrun_revision() -> str:
@@ -131,22 +143,20 @@ def zrun_revision() -> str:
     return f"commit {head}" + (" with uncommitted changes in `src/`" if dirty else "")
 
 
-def run_interpreter(interpreter: Interpreter, built: fixtures.Fixtures, apps: Apps, runs: Runs, folder: Path, quick: bool,
-                    rss_via: Optional[str]) -> InterpreterResult:
-    """Every case on one interpreter; its caches (shiv, pex, zrun) live in ``folder``."""
-    folder.mkdir()
-    results = {}
-    extra: List[str] = []
-    for case in cases(Path(interpreter.executable), built, apps, runs, folder):
-        live = sum(command.skip is None for command in case.commands)
-        warmup = 1 if quick else case.warmup
-        log(f"{interpreter.label}: {case.title}: {live} commands x {case.runs} rounds (+{warmup} warm-up, +{runs.rss} for RSS)")
-        outcomes = measure(case.commands, case.runs, warmup, Scratch(folder), rss_runs=runs.rss, rss_via=rss_via, progress=True)
-        results[case.key] = CaseResult(case, outcomes)
-        if case.key == "hello":
-            by_key = {command.key: command for command in case.commands}
-            extra = extra_imports(by_key["zrun"], by_key["zipimport"])
-    return InterpreterResult(interpreter, results, extra)
+def run_interpreter(place: Place, interpreter: Interpreter, job: session.Job) -> InterpreterResult:
+    """Every case on one interpreter, measured by a session that interpreter runs where it lives."""
+    folder = Path(job.folder)
+    folder.mkdir(parents=True)
+    job_file = folder / "job.json"
+    job_file.write_text(session.encode(job), encoding="utf-8")
+    argv = wrap(place, [interpreter.executable, str(HERE / "session.py"), str(job_file)])
+    result = subprocess.run(argv, stdout=subprocess.PIPE, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"benchmarks: the session of {interpreter.label} failed (exit {result.returncode})")
+    data = json.loads(result.stdout)
+    measured = session.outcomes(data)
+    results = {case.key: CaseResult(case, measured[case.key]) for case in session.job_cases(job)}
+    return InterpreterResult(interpreter, results, data["extra_imports"], rss=data["rss"])
 
 
 def draw(peers_python: Path, results: Results, work: Path, output: Path) -> bool:
@@ -159,6 +169,44 @@ def draw(peers_python: Path, results: Results, work: Path, output: Path) -> bool
     return result.returncode == 0
 
 
+def work_directory(args: argparse.Namespace, places: Sequence[Place]) -> Path:
+    """``--work``, or a new temporary directory that every place reaches (under the checkout with a chroot interpreter)."""
+    if args.work is not None:
+        work = Path(args.work).resolve()
+        for place in places:
+            if not reaches(place, work):
+                raise SystemExit(f"benchmarks: --work {work}: the chroot sees only {ROOT}; choose a directory under it")
+        work.mkdir(parents=True, exist_ok=True)
+        return work
+    inside = any(isinstance(place, Sid) for place in places)
+    if inside:
+        IN_CHECKOUT.mkdir(exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix="zrun-bench-", dir=IN_CHECKOUT if inside else None))
+
+
+def rss_tools(work: Path, places: Sequence[Place]) -> List[str]:
+    """GNU time for every place: the chroot has none, so the host's (it needs only libc) is copied under ``work``."""
+    host = gnu_time()
+    if host is None:
+        log("GNU time not found (Debian: apt-get install time): peak RSS not measured")
+        return []
+    if not any(isinstance(place, Sid) for place in places):
+        return [host]
+    (work / "tools").mkdir(exist_ok=True)
+    return [host, str(shutil.copy2(host, work / "tools" / "time"))]
+
+
+def peers_for(args: argparse.Namespace, place: Place, python: Path, work: Path) -> Union[Path, str]:
+    """The python of ``place``'s peers venv (shiv and pex), or why there is none."""
+    if args.no_peers:
+        return "--no-peers"
+    try:
+        return make_venv(place, python, work / f"peers-{type(place).__name__.lower()}", PEER_PACKAGES)
+    except fixtures.ToolError as exc:
+        log(f"no peers in {type(place).__name__}: {exc}\n{exc.output}")
+        return f"its peers venv failed: {exc}"
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse(argv)
     command = " ".join(["python benchmarks/run.py", *(sys.argv[1:] if argv is None else argv)])
@@ -166,45 +214,53 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     runs = QUICK_RUNS if args.quick else FULL_RUNS
     if args.runs:
         runs = Runs(args.runs, args.runs, args.runs, args.runs, runs.rss)
-    interpreters = ordered([describe(python) for python in (args.python or [Path(sys.executable)])])
-    work = args.work.resolve() if args.work else Path(tempfile.mkdtemp(prefix="zrun-bench-"))
-    work.mkdir(parents=True, exist_ok=True)
+    interpreters = ordered([describe(spec) for spec in (args.python or [sys.executable])])
+    places: Dict[str, Place] = {type(place).__name__: place for place, _ in interpreters}
+    work = work_directory(args, list(places.values()))
     start_machine = machine()
     try:
         sizes = fixtures.QUICK if args.quick else fixtures.FULL
-        log(f"fixtures in {work}: hello, {sizes.modules:,} modules, a {sizes.entries:,}-entry archive")
+        log(f"fixtures in {work}: hello, {sizes.modules:,} modules twice, archives of {sizes.entries_scale} entries, "
+            f"packages of {sizes.modules_scale} modules")
         built = fixtures.build(work, sizes)
-        peers_python: Optional[Path] = None
-        peers = "not measured (--no-peers)"
-        if not args.no_peers:
+        # The apps of each place are built by a peers venv there, made by the first interpreter of that place.
+        apps: Dict[str, Apps] = {}
+        peer_versions: List[str] = []
+        for name, place in places.items():
+            python = next(Path(interpreter.executable) for where, interpreter in interpreters if where == place)
+            peers = peers_for(args, place, python, work)
+            apps[name] = build_apps(args, place, work / f"apps-{name.lower()}", built, peers)
+            if isinstance(peers, Path):
+                peer_versions.append(f"{versions(place, peers, ('shiv', 'pex'))} ({name.lower()})")
+        plot_python: Optional[Path] = None
+        if out != "-" and not args.no_peers:
             try:
-                peers_python, peers = make_peers_venv(work)
+                plot_python = make_venv(Host(), Path(sys.executable), work / "plot-venv", PLOT_PACKAGES)
             except fixtures.ToolError as exc:
-                log(f"no peers, no plot: {exc}\n{exc.output}")
-                peers = f"not measured: {exc}"
-        apps = build_apps(args, work, built, peers_python)
-        rss_via = gnu_time()
-        if rss_via is None:
-            log("GNU time not found (Debian: apt-get install time): peak RSS not measured")
-        measured = [run_interpreter(interpreter, built, apps, runs, work / f"python-{index}", args.quick, rss_via)
-                    for index, interpreter in enumerate(interpreters)]
+                log(f"no plot: {exc}\n{exc.output}")
+        tools = rss_tools(work, list(places.values()))
+        measured = []
+        for index, (place, interpreter) in enumerate(interpreters):
+            job = session.Job(interpreter.executable, str(work), sizes, apps[type(place).__name__], runs,
+                              str(work / f"python-{index}"), args.quick, tools)
+            measured.append(run_interpreter(place, interpreter, job))
         meta = {
             "command": command,
             "zrun": zrun_revision(),
-            "peers": peers,
-            "runs": f"{runs.hello} timed rounds for hello-world start-up (after {1 if args.quick else 2} warm-up rounds), "
-            f"{runs.packaged} for first runs and pex, {runs.bulk} for the module import, {runs.big} for the big archive "
-            "(after 1 warm-up round each); "
-            f"then {runs.rss} round(s) for peak RSS"
-            + ("" if rss_via else " (not measured: GNU time not installed)"),
+            "peers": "; ".join(peer_versions) or "not measured (--no-peers)",
+            "runs": f"{runs.hello} timed rounds for hello-world start-up (after {0 if args.quick else 2} warm-up rounds), "
+            f"{runs.packaged} for first runs and pex, {runs.bulk} for the module imports, {runs.scale} per point of the "
+            f"scaling series (after {0 if args.quick else 1} warm-up round each); then {runs.rss} round(s) for peak RSS"
+            + ("" if tools else " (not measured: GNU time not installed)"),
+            "quick": "yes" if args.quick else "",
         }
         meta["load_end"] = load_average()
         results = Results(measured, start_machine, meta)
         plot: Optional[str] = None
-        if out != "-" and peers_python is not None:
+        if out != "-" and plot_python is not None:
             png = Path(out).with_suffix(".png")
             png.parent.mkdir(parents=True, exist_ok=True)
-            if draw(peers_python, results, work, png):
+            if draw(plot_python, results, work, png):
                 plot = png.name
         text = render(results, plot)
         if out == "-":
