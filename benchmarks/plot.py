@@ -1,4 +1,8 @@
-"""``python plot.py DATA.json OUT.png``: the report's picture, one panel per case.
+"""``python plot.py DATA.json OUT.png``: the report's picture, one panel per case and one per scaling series.
+
+A scaling panel is log-log, time against size: one colour per command, one
+line style per interpreter, so a cost that grows with size rises and a flat
+one stays level.
 
 Run by the suite's throwaway venv (the one matplotlib was installed into), on
 the medians ``benchmarks/report.py:plot_data`` wrote; stand-alone on purpose,
@@ -22,9 +26,34 @@ def draw(data: Dict[str, Any], output: Path) -> None:
 
     interpreters: List[str] = data["interpreters"]
     cases: List[Dict[str, Any]] = data["cases"]
-    heights = [max(2.0, 0.42 * len(case["rows"]) * max(1, len(interpreters)) / 2 + 1.2) for case in cases]
-    figure, axes = plt.subplots(len(cases), 1, figsize=(10, sum(heights)), gridspec_kw={"height_ratios": heights}, squeeze=False)
+    series: List[Dict[str, Any]] = data.get("series", [])
+    heights = [max(2.0, 0.42 * len(case["rows"]) * max(1, len(interpreters)) / 2 + 1.2) for case in cases] + [5.0] * len(series)
+    figure, axes = plt.subplots(len(heights), 1, figsize=(10, sum(heights)), gridspec_kw={"height_ratios": heights}, squeeze=False)
     bar = 0.8 / max(1, len(interpreters))
+    for axis, scaling in zip(axes[len(cases):, 0], series):
+        commands = list(dict.fromkeys(line["command"] for line in scaling["lines"]))
+        styles = ["-", "--", ":", "-.", (0, (5, 1)), (0, (3, 1, 1, 1, 1, 1)), (0, (1, 3))]
+        for line in scaling["lines"]:
+            points = [(size, ms) for size, ms in zip(scaling["sizes"], line["ms"]) if ms is not None]
+            if not points:
+                continue
+            slot = interpreters.index(line["interpreter"])
+            first, colour = slot == 0, commands.index(line["command"])
+            label = f"{line['label']} ({line['interpreter']})" if first else line["interpreter"] if colour == 0 else None
+            axis.plot([size for size, _ in points], [ms for _, ms in points], color=f"C{colour}", linestyle=styles[slot % len(styles)],
+                      marker="o", markersize=3, linewidth=1.6 if first else 1.0, label=label)
+        axis.set_xscale("log")
+        axis.set_yscale("log")
+        axis.set_xticks(scaling["sizes"])
+        axis.xaxis.set_major_formatter(ScalarFormatter())
+        axis.xaxis.set_minor_formatter(NullFormatter())
+        axis.yaxis.set_major_formatter(ScalarFormatter())
+        axis.yaxis.set_minor_formatter(NullFormatter())
+        axis.set_xlabel(f"{scaling['axis']} (log scale)", fontsize=8)
+        axis.set_ylabel("median ms (log scale)", fontsize=8)
+        axis.set_title(f"{scaling['title']}: colour = command, line style = interpreter", fontsize=10, loc="left")
+        axis.grid(which="both", alpha=0.3)
+        axis.legend(fontsize=7, loc="upper left")
     for axis, case in zip(axes[:, 0], cases):
         rows = case["rows"]
         for slot, name in enumerate(interpreters):
@@ -50,7 +79,8 @@ def draw(data: Dict[str, Any], output: Path) -> None:
         axis.set_xlabel("median wall time, ms (log scale; shorter is faster)", fontsize=8)
         axis.set_title(case["title"], fontsize=10, loc="left")
         axis.grid(axis="x", which="both", alpha=0.3)
-    figure.legend(loc="upper right", fontsize=8, ncol=max(1, len(interpreters)))
+    handles, labels = axes[0, 0].get_legend_handles_labels()  # the bar colours; scaling panels carry their own legends
+    figure.legend(handles, labels, loc="upper right", fontsize=8, ncol=max(1, len(interpreters)))
     figure.tight_layout(rect=(0, 0, 1, 0.97))
     figure.savefig(output, dpi=110)
 

@@ -18,11 +18,13 @@ class Interpreter:
     executable: str
     build: str
     place: str = ""  # what ``--python`` spelled before the path: "" or "sid:"
+    base: str = ""  # the interpreter ``--python`` named, when ``executable`` is a venv made from it
 
     @property
     def spec(self) -> str:
-        """The interpreter as ``--python`` names it."""
-        return f"{self.place}{self.executable}"
+        """The interpreter as ``--python`` names it, and the venv measured if the suite made one."""
+        named = f"{self.place}{self.base or self.executable}"
+        return f"{named}`, in a venv of its own: `{self.executable}" if self.base else named
 
 
 @dataclass

@@ -22,6 +22,7 @@ sees.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -64,6 +65,8 @@ def parse(argv: Optional[Sequence[str]]) -> argparse.Namespace:
                         "imports, 3 per scaling point; 1 --quick)")
     parser.add_argument("--pyz", type=Path, help="use this runner.pyz instead of building one")
     parser.add_argument("--work", type=Path, help="build fixtures here and keep them (default: a temporary directory)")
+    parser.add_argument("--as-given", action="store_true",
+                        help="measure each --python itself, not a venv of its own made by the suite (whose site-packages is empty)")
     return parser.parse_args(argv)
 
 
@@ -83,6 +86,17 @@ def describe(spec: str) -> Tuple[Place, Interpreter]:
     major, minor = info["version_info"]
     return place, Interpreter(f"{info['implementation']} {info['version']}", (major, minor), str(python), info["build"],
                               place.spelling)
+
+
+def clean_venv(place: Place, interpreter: Interpreter, location: Path) -> Interpreter:
+    """``interpreter`` through a venv of its own without pip: none of the base install's ``site-packages``.
+
+    What a base install's ``site-packages`` holds is noise here: one ``.pth``
+    file that imports a package costs every command of the suite tens of
+    milliseconds at start-up, zrun and its peers alike.
+    """
+    fixtures.run_tool(wrap(place, [interpreter.executable, "-m", "venv", "--without-pip", str(location)]))
+    return dataclasses.replace(interpreter, executable=str(location / "bin" / "python"), base=interpreter.executable)
 
 
 def ordered(interpreters: List[Tuple[Place, Interpreter]]) -> List[Tuple[Place, Interpreter]]:
@@ -219,6 +233,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     work = work_directory(args, list(places.values()))
     start_machine = machine()
     try:
+        if not args.as_given:
+            log("making a venv without pip for every interpreter (--as-given measures them as they are)")
+            interpreters = [(place, clean_venv(place, interpreter, work / f"venv-{index}"))
+                            for index, (place, interpreter) in enumerate(interpreters)]
         sizes = fixtures.QUICK if args.quick else fixtures.FULL
         log(f"fixtures in {work}: hello, {sizes.modules:,} modules twice, archives of {sizes.entries_scale} entries, "
             f"packages of {sizes.modules_scale} modules")
