@@ -34,7 +34,9 @@ _HELLO_WHY = (
     "Both processes pay the interpreter's start-up and `runpy`, and zipimport is frozen into the interpreter, already "
     "loaded. zrun then imports its own modules and what they need (`struct`, `gc`, the BLAKE2 hash of the cache key): "
     "the list under the hello-world table, measured with `-X importtime`. On a two-file archive that fixed cost is the "
-    "whole difference."
+    "whole difference. Measured on 3.11 (CPU time, 2026-12-01): 17.7 ms against zipimport's 12.9 ms; zrun's 25 extra "
+    "modules cost 2.8 ms of import time (`zrun.source` alone 0.5 ms), the run path about 2 ms (opening the archive, "
+    "hashing two cache keys, unmarshalling two cached code objects)."
 )
 _HELLO_CLOSE = (
     "Import on the run path only what the run needs: no cache module and no hash for an archive whose code is already "
@@ -43,19 +45,23 @@ _HELLO_CLOSE = (
 _WARM_WHY = (
     "A warm run reads one cache file per module (open, read, header and CRC-32 check, `marshal.loads`) after hashing a "
     "key for it, in Python-level loader code; the directory case is CPython's own `SourceFileLoader` with one `stat` "
-    "and one read per module."
+    "and one read per module. With ~20-line modules on 3.11: 109 ms CPU against the directory's 106 ms."
 )
 _WARM_CLOSE = "One cache file per archive (every code object in one file, read once or memory-mapped): one `open` per run."
 _COLD_WHY = (
     "A cold run compiles each module once where zipimport compiles it twice (gh-141276): with the cache off it is "
     "already under zipimport (key ratios: *cache off / zipimport*). The rest is the price of filling the cache, one new "
     "file per module (folder check, temporary file, write, rename): *cold / cache off* in the key ratios. With ~20-line "
-    "modules compiling weighs less, so the file creates weigh more."
+    "modules compiling weighs less, so the file creates weigh more: on 3.11, 666 ms CPU cold against zipimport's 364 "
+    "and 255 with the cache off; `strace -c` counts 6,346 `openat` (2,278 failing: a miss per module, and the first "
+    "create of each of 256 shard folders), 2,004 renames and 260 `mkdir`, the `openat`s 71% of system time."
 )
 _COLD_CLOSE = "One pack file per archive (append-only, one `fsync`, one rename) instead of a file and a rename per module."
 _INDEX_WHY = (
     "The second run skips parsing the central directory but still rebuilds the whole index: one `marshal.loads` of "
-    "every entry and a `Member` per entry (`zrun/indexcache.py`), to import one module; hence also the peak RSS."
+    "every entry and a `Member` per entry (`zrun/indexcache.py`), to import one module; hence also the peak RSS. "
+    "1,000,000 entries on 3.11: `Archive.open` 585 ms CPU (`indexcache._decode` 379 ms of it, profiled), the name "
+    "frozensets of `ZipSource._index` 53 ms, freeing it all at exit ~140 ms; peak RSS 416 MB against 8.5 MB."
 )
 _INDEX_CLOSE = (
     "An index searched in place: sorted names and fixed-size records in the cache file, `mmap`ped and bisected, so a "
@@ -63,7 +69,10 @@ _INDEX_CLOSE = (
 )
 _PYZ_WHY = (
     "runner.pyz is a shiv app: every run pays shiv's bootstrap and then all of zrun's start-up, where the plain shiv "
-    "app pays the bootstrap alone; the first run also extracts and compiles (`--compile-pyc`) all of zrun."
+    "app pays the bootstrap alone; the first run also extracts and compiles (`--compile-pyc`) all of zrun. On 3.11: "
+    "shiv's bootstrap imports 67 modules (21 ms); later runs 43.2 ms CPU against 39.7 (zrun's modules 1.9 ms, its run "
+    "path ~2 ms); first runs 126 ms against 42, nearly all `compileall` of the 49 extracted sources, the 3.9 backports "
+    "included, in a process pool (7 children)."
 )
 _PYZ_CLOSE = (
     "Ship zrun's bytecode and import nothing the run does not need; extract on a first run only what runs (issue 16, "
