@@ -22,21 +22,20 @@ sees.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple
 
 if not __package__:  # run as a script: make the ``benchmarks`` package importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import fixtures, session
 from benchmarks.cases import Apps, Runs
-from benchmarks.measure import gnu_time
+from benchmarks.peers import PLOT_PACKAGES, build_apps, clean_venv, log, make_venv, peers_for, rss_tools, versions
 from benchmarks.places import Host, Place, Sid, parse_python, reaches, wrap
 from benchmarks.report import load_average, machine, plot_data, render
 from benchmarks.results import CaseResult, Interpreter, InterpreterResult, Results
@@ -45,8 +44,6 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 DEFAULT_OUT = ROOT / "docs" / "performance.md"
 IN_CHECKOUT = HERE / ".work"  # fixtures of a run with a chroot interpreter (gitignored)
-PEER_PACKAGES = ("shiv>=1.0.4,<1.1", "pex")
-PLOT_PACKAGES = ("matplotlib",)
 FULL_RUNS = Runs(hello=21, packaged=5, bulk=7, scale=3, rss=1)
 QUICK_RUNS = Runs(hello=1, packaged=1, bulk=1, scale=1, rss=1)
 
@@ -70,10 +67,6 @@ def parse(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def log(message: str) -> None:
-    print(f"benchmarks: {message}", file=sys.stderr, flush=True)
-
-
 def describe(spec: str) -> Tuple[Place, Interpreter]:
     """Where ``spec`` lives, its version and build; stops the suite if it cannot run."""
     place, python = parse_python(spec)
@@ -88,62 +81,9 @@ def describe(spec: str) -> Tuple[Place, Interpreter]:
                               place.spelling)
 
 
-def clean_venv(place: Place, interpreter: Interpreter, location: Path) -> Interpreter:
-    """``interpreter`` through a venv of its own without pip: none of the base install's ``site-packages``.
-
-    What a base install's ``site-packages`` holds is noise here: one ``.pth``
-    file that imports a package costs every command of the suite tens of
-    milliseconds at start-up, zrun and its peers alike.
-    """
-    fixtures.run_tool(wrap(place, [interpreter.executable, "-m", "venv", "--without-pip", str(location)]))
-    return dataclasses.replace(interpreter, executable=str(location / "bin" / "python"), base=interpreter.executable)
-
-
 def ordered(interpreters: List[Tuple[Place, Interpreter]]) -> List[Tuple[Place, Interpreter]]:
     """The reference interpreter (3.11) first, then the others oldest first."""
     return sorted(interpreters, key=lambda pair: (pair[1].version != (3, 11), pair[1].version))
-
-
-def make_venv(place: Place, python: Path, location: Path, packages: Sequence[str]) -> Path:
-    """A throwaway venv in ``place`` made by ``python``, with ``packages`` from the package index; its python."""
-    log(f"creating a throwaway venv in {location} with {', '.join(packages)} (pip, from the package index)")
-    fixtures.run_tool(wrap(place, [str(python), "-m", "venv", str(location)]))
-    venv_python = location / "bin" / "python"
-    fixtures.run_tool(wrap(place, [str(venv_python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *packages]))
-    return venv_python
-
-
-def versions(place: Place, python: Path, names: Sequence[str]) -> str:
-    """``shiv 1.0.8, pex 2.1`` as pip lists them in the venv of ``python``."""
-    listed = json.loads(fixtures.run_tool(wrap(place, [str(python), "-m", "pip", "list", "--format=json",
-                                                       "--disable-pip-version-check"])))
-    found = {item["name"].lower(): item["version"] for item in listed}
-    return ", ".join(f"{name} {found.get(name, '?')}" for name in names)
-
-
-def build(what: str, step: Callable[[], Path]) -> Union[Path, str]:
-    """Run a build step; if it fails, log why and return the reason its rows are not run."""
-    try:
-        return step()
-    except fixtures.ToolError as exc:
-        log(f"{what}: {exc}\n{exc.output}")
-        return f"its build failed: {exc}"
-
-
-def build_apps(args: argparse.Namespace, place: Place, work: Path, built: fixtures.Fixtures, peers_python: Union[Path, str]) -> Apps:
-    """The shiv and pex hello apps and runner.pyz for interpreters in ``place``, or why each is missing."""
-    if isinstance(peers_python, str):
-        missing: Union[Path, str] = peers_python
-        return Apps(shiv=missing, pex=missing, pex_venv=missing, runner_pyz=args.pyz.resolve() if args.pyz else missing)
-    py = peers_python
-    log(f"building the shiv and pex hello apps and runner.pyz with {py}")
-    return Apps(
-        shiv=build("shiv app", lambda: fixtures.build_shiv_app(place, py, built, work / "hello-shiv.pyz")),
-        pex=build("pex app", lambda: fixtures.build_pex_app(place, py, built, work / "hello.pex")),
-        pex_venv=build("pex --venv app", lambda: fixtures.build_pex_app(place, py, built, work / "hello-venv.pex", venv=True)),
-        runner_pyz=args.pyz.resolve() if args.pyz else build("runner.pyz", lambda: fixtures.build_runner_pyz(place, py,
-                                                                                                              work / "runner.pyz")),
-    )
 
 
 def zrun_revision() -> str:
@@ -198,29 +138,6 @@ def work_directory(args: argparse.Namespace, places: Sequence[Place]) -> Path:
     return Path(tempfile.mkdtemp(prefix="zrun-bench-", dir=IN_CHECKOUT if inside else None))
 
 
-def rss_tools(work: Path, places: Sequence[Place]) -> List[str]:
-    """GNU time for every place: the chroot has none, so the host's (it needs only libc) is copied under ``work``."""
-    host = gnu_time()
-    if host is None:
-        log("GNU time not found (Debian: apt-get install time): peak RSS not measured")
-        return []
-    if not any(isinstance(place, Sid) for place in places):
-        return [host]
-    (work / "tools").mkdir(exist_ok=True)
-    return [host, str(shutil.copy2(host, work / "tools" / "time"))]
-
-
-def peers_for(args: argparse.Namespace, place: Place, python: Path, work: Path) -> Union[Path, str]:
-    """The python of ``place``'s peers venv (shiv and pex), or why there is none."""
-    if args.no_peers:
-        return "--no-peers"
-    try:
-        return make_venv(place, python, work / f"peers-{type(place).__name__.lower()}", PEER_PACKAGES)
-    except fixtures.ToolError as exc:
-        log(f"no peers in {type(place).__name__}: {exc}\n{exc.output}")
-        return f"its peers venv failed: {exc}"
-
-
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse(argv)
     command = " ".join(["python benchmarks/run.py", *(sys.argv[1:] if argv is None else argv)])
@@ -246,8 +163,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         peer_versions: List[str] = []
         for name, place in places.items():
             python = next(Path(interpreter.executable) for where, interpreter in interpreters if where == place)
-            peers = peers_for(args, place, python, work)
-            apps[name] = build_apps(args, place, work / f"apps-{name.lower()}", built, peers)
+            peers = peers_for(place, python, work, wanted=not args.no_peers)
+            apps[name] = build_apps(place, work / f"apps-{name.lower()}", built, peers, args.pyz)
             if isinstance(peers, Path):
                 peer_versions.append(f"{versions(place, peers, ('shiv', 'pex'))} ({name.lower()})")
         plot_python: Optional[Path] = None
