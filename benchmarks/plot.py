@@ -22,7 +22,7 @@ def draw(data: Dict[str, Any], output: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, ScalarFormatter
 
     interpreters: List[str] = data["interpreters"]
     cases: List[Dict[str, Any]] = data["cases"]
@@ -45,9 +45,9 @@ def draw(data: Dict[str, Any], output: Path) -> None:
         axis.set_xscale("log")
         axis.set_yscale("log")
         axis.set_xticks(scaling["sizes"])
-        axis.xaxis.set_major_formatter(ScalarFormatter())
+        axis.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}"))
         axis.xaxis.set_minor_formatter(NullFormatter())
-        axis.yaxis.set_major_formatter(ScalarFormatter())
+        axis.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}"))
         axis.yaxis.set_minor_formatter(NullFormatter())
         axis.set_xlabel(f"{scaling['axis']} (log scale)", fontsize=8)
         axis.set_ylabel("median ms (log scale)", fontsize=8)
