@@ -47,6 +47,7 @@ def draw(data: Dict[str, Any], output: Path) -> None:
         axis.set_xticks(scaling["sizes"])
         axis.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}"))
         axis.xaxis.set_minor_formatter(NullFormatter())
+        axis.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
         axis.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}"))
         axis.yaxis.set_minor_formatter(NullFormatter())
         axis.set_xlabel(f"{scaling['axis']} (log scale)", fontsize=8)
