@@ -183,5 +183,5 @@ class _importable:
             return
         sys.path.remove(self.tree.source)
         if self.tree.kind == "zip":
-            assert type(sys.modules["pkg" if "pkg" in sys.modules else "ns"].__loader__).__name__ == "ModuleLoader"
+            assert type(sys.modules["pkg" if "pkg" in sys.modules else "ns"].__loader__).__module__.startswith("zrun.")  # not zipimport's
             zrun.uninstall()

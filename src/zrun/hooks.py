@@ -13,6 +13,7 @@ import zipimport
 
 from .engine import SourceLike, as_sources
 from .loader import SearchFirst, path_hook, zip_path_hook
+from .namespaces import merge_namespaces, stop_merging
 from .source import Source
 
 TYPE_CHECKING = False
@@ -30,6 +31,7 @@ def install(source: Optional[SourceLike] = None) -> Optional[Source]:
     if source is None:
         if zip_path_hook not in sys.path_hooks:
             sys.path_hooks.insert(0, zip_path_hook)
+        merge_namespaces()
         for entry, finder in list(sys.path_importer_cache.items()):
             if isinstance(finder, zipimport.zipimporter):
                 del sys.path_importer_cache[entry]
@@ -43,6 +45,7 @@ def install(source: Optional[SourceLike] = None) -> Optional[Source]:
         sys.meta_path.insert(0, _installed)
     if path_hook not in sys.path_hooks and zip_path_hook not in sys.path_hooks:
         sys.path_hooks.insert(0, path_hook)
+    merge_namespaces()
     return added
 
 
@@ -52,11 +55,15 @@ def uninstall(source: Optional[SourceLike] = None) -> None:
         _remove(sys.path_hooks, zip_path_hook)
         for entry in [entry for entry, finder in sys.path_importer_cache.items() if type(finder).__module__ == "zrun.loader"]:
             del sys.path_importer_cache[entry]
+        if not _installed.entries:
+            stop_merging()
         return
     _installed.entries[:] = [entry for entry in _installed.entries if not _same(entry, source)]
     if not _installed.entries:
         _remove(sys.meta_path, _installed)
         _remove(sys.path_hooks, path_hook)
+        if zip_path_hook not in sys.path_hooks:
+            stop_merging()
 
 
 def installed() -> List[Source]:

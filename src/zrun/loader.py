@@ -23,7 +23,7 @@ from .tracebacks import register
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, List, Optional, Sequence, Union
+    from typing import Any, Callable, List, Optional, Sequence, Union
 
 
 class SourceFinder:
@@ -77,19 +77,20 @@ class SearchFirst:
     def find_spec(self, fullname: str, path: Optional[Sequence[str]] = None, target: Optional[ModuleType] = None) -> Optional[ModuleSpec]:
         if path is not None:
             return None
-        for entry in self.entries:
-            if isinstance(entry, str):
-                spec = PathFinder.find_spec(fullname, [entry])
-            else:
-                spec = SourceFinder(entry).find_spec(fullname)
-            if spec is not None:
-                return spec
-        return None
+        from .namespaces import find_across  # namespace portions of several entries merge (PEP 420)
+
+        return find_across(fullname, (_finder_of(entry) for entry in self.entries))
 
     def invalidate_caches(self) -> None:
         for entry in self.entries:
             if not isinstance(entry, str):
                 entry.refresh()
+
+
+def _finder_of(entry: Union[str, Source]) -> Callable[[str], Optional[ModuleSpec]]:
+    if isinstance(entry, str):
+        return lambda fullname: PathFinder.find_spec(fullname, [entry])
+    return SourceFinder(entry).find_spec
 
 
 def searched_first() -> List[Union[str, Source]]:
@@ -121,8 +122,15 @@ def find_in(source: Source, fullname: str, base: str) -> Optional[ModuleSpec]:
         if source.is_file(entry):
             return ModuleLoader(source, fullname, entry, False).spec()
     if base and source.is_dir(base):
-        return ModuleLoader(source, fullname, None, True).spec(search=base)
+        return portion(fullname, source.filename(base))
     return None
+
+
+def portion(fullname: str, location: str) -> ModuleSpec:
+    """A PEP 420 namespace portion: no loader, one search location, so ``PathFinder`` merges it with others."""
+    spec = ModuleSpec(fullname, None, is_package=True)
+    spec.submodule_search_locations = [location]
+    return spec
 
 
 class SourceSpec(ModuleSpec):

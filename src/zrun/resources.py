@@ -38,6 +38,8 @@ class SourceTraversable(Traversable):
     def is_file(self) -> bool:
         return self._source.is_file(self._name)
 
+    isfile = is_file  # 3.9's TraversableResources.is_resource calls isfile()
+
     def iterdir(self) -> Iterator[SourceTraversable]:
         if not self.is_dir():
             raise NotADirectoryError(self._source.filename(self._name))

@@ -25,6 +25,7 @@ from .errors import NotRunnable, TargetError
 from .finding import main_details
 from .isolation import SysHooks, drop, main_location, preload, shadowed
 from .loader import SearchFirst, location_of, path_hook
+from .namespaces import merge_namespaces
 from .lock import acquire
 from .source import Source
 from .sysstate import SYS_LOCK, SysState
@@ -112,6 +113,7 @@ class Scope:
             sys.meta_path.insert(0, SearchFirst(self.sources))
             if path_hook not in sys.path_hooks:
                 sys.path_hooks.insert(0, path_hook)
+            merge_namespaces()
             sys.path[:0] = [where for where in map(location_of, self.sources) if where is not None]
         except BaseException:
             self._close()
