@@ -16,6 +16,7 @@ from types import ModuleType
 from .errors import NotRunnable
 from .finding import absolute, evict, main_details, main_script, module_details, open_location, searched_sources, with_refusals
 from .loader import SearchFirst, location_of, path_hook
+from .imported import register_with_registries
 from .namespaces import merge_namespaces
 from .source import Source
 from .sysstate import SysState
@@ -171,6 +172,7 @@ class Run:
         if path_hook not in sys.path_hooks:
             sys.path_hooks.insert(0, path_hook)
         merge_namespaces()
+        register_with_registries()
         if location is not None and location.source is not None:
             finder = path_hook(location.source.root)
             for spelling in {location.path, location.path0(), os.path.abspath(location.path)}:

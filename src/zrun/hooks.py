@@ -13,6 +13,7 @@ import zipimport
 
 from .engine import SourceLike, as_sources
 from .loader import SearchFirst, path_hook, zip_path_hook
+from .imported import register_with_registries, stop_registering, watching
 from .namespaces import merge_namespaces, stop_merging
 from .source import Source
 
@@ -32,6 +33,7 @@ def install(source: Optional[SourceLike] = None) -> Optional[Source]:
         if zip_path_hook not in sys.path_hooks:
             sys.path_hooks.insert(0, zip_path_hook)
         merge_namespaces()
+        _registering()
         for entry, finder in list(sys.path_importer_cache.items()):
             if isinstance(finder, zipimport.zipimporter):
                 del sys.path_importer_cache[entry]
@@ -46,7 +48,18 @@ def install(source: Optional[SourceLike] = None) -> Optional[Source]:
     if path_hook not in sys.path_hooks and zip_path_hook not in sys.path_hooks:
         sys.path_hooks.insert(0, path_hook)
     merge_namespaces()
+    _registering()
     return added
+
+
+_watch_added: List[bool] = []  # whether install() put the post-import watch on sys.meta_path
+
+
+def _registering() -> None:
+    if not _watch_added:
+        watched = watching()
+        register_with_registries()
+        _watch_added.append(not watched and watching())
 
 
 def uninstall(source: Optional[SourceLike] = None) -> None:
@@ -57,6 +70,7 @@ def uninstall(source: Optional[SourceLike] = None) -> None:
             del sys.path_importer_cache[entry]
         if not _installed.entries:
             stop_merging()
+            stop_registering(_watch_added.pop() if _watch_added else False)
         return
     _installed.entries[:] = [entry for entry in _installed.entries if not _same(entry, source)]
     if not _installed.entries:
@@ -64,6 +78,7 @@ def uninstall(source: Optional[SourceLike] = None) -> None:
         _remove(sys.path_hooks, path_hook)
         if zip_path_hook not in sys.path_hooks:
             stop_merging()
+            stop_registering(_watch_added.pop() if _watch_added else False)
 
 
 def installed() -> List[Source]:

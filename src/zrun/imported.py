@@ -31,6 +31,40 @@ def when_imported(name: str, callback: Callable[[ModuleType], None]) -> None:
         sys.meta_path.insert(0, _Watch())
 
 
+#: Libraries that keep registries of importer types; :mod:`zrun.registrations` adds zrun's once they are imported.
+REGISTRIES = ("pkgutil", "distlib.resources", "pip._vendor.distlib.resources", "pkg_resources", "pip._vendor.pkg_resources")
+
+
+def register_with_registries() -> None:
+    """Teach each library in :data:`REGISTRIES` about zrun's finder and loaders, now or once imported."""
+    for name in REGISTRIES:
+        when_imported(name, _register)
+
+
+def stop_registering(unwatch: bool) -> None:
+    """Undo :func:`register_with_registries` for libraries not imported yet; with ``unwatch``
+    (the watch was put on ``sys.meta_path`` for them), take the watch off too."""
+    for name in REGISTRIES:
+        waiting = _callbacks.get(name, [])
+        while _register in waiting:
+            waiting.remove(_register)
+        if not waiting:
+            _callbacks.pop(name, None)
+    if unwatch or not _callbacks:
+        sys.meta_path[:] = [finder for finder in sys.meta_path if not isinstance(finder, _Watch)]
+
+
+def watching() -> bool:
+    """Whether the post-import watch is on ``sys.meta_path``."""
+    return any(isinstance(finder, _Watch) for finder in sys.meta_path)
+
+
+def _register(module: ModuleType) -> None:
+    from .registrations import register
+
+    register(module)
+
+
 class _Watch:
     """Meta-path finder that lets the real finder find a watched module, then wraps its loader."""
 

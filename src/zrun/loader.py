@@ -54,8 +54,11 @@ class SourceFinder:
 
 
 def read_by_path(source: Source, path: str) -> bytes:
-    """The entry of ``source`` that ``path`` (below the source's root) names; ``FileNotFoundError`` if none."""
+    """The entry of ``source`` that ``path`` (below the source's root, or relative to its
+    archive as zipimporter takes it) names; ``FileNotFoundError`` if none."""
     root = source.root
+    if source.archive_path is not None and not os.path.isabs(path):
+        path = os.path.join(source.archive_path, path)
     for sep in ("/", os.sep):
         if path.startswith(root + sep):
             name = path[len(root) + 1 :].replace(os.sep, "/")
@@ -110,9 +113,10 @@ def location_of(entry: Union[str, Source]) -> Optional[str]:
 
 def find_in(source: Source, fullname: str, base: str) -> Optional[ModuleSpec]:
     """The spec for ``fullname`` stored under ``base`` (``pkg/mod``) in ``source``."""
+    loader = _loader_type(source)
     for entry in (f"{base}/__init__.py", f"{base}/__init__.pyc"):
         if source.is_file(entry):
-            return ModuleLoader(source, fullname, entry, True).spec()
+            return loader(source, fullname, entry, True).spec()
     for suffix in EXTENSION_SUFFIXES:  # before source, as FileFinder orders them
         if source.is_file(base + suffix):
             from .extract import extension_spec
@@ -120,10 +124,19 @@ def find_in(source: Source, fullname: str, base: str) -> Optional[ModuleSpec]:
             return extension_spec(source, fullname, base + suffix)
     for entry in (f"{base}.py", f"{base}.pyc"):
         if source.is_file(entry):
-            return ModuleLoader(source, fullname, entry, False).spec()
+            return loader(source, fullname, entry, False).spec()
     if base and source.is_dir(base):
         return portion(fullname, source.filename(base))
     return None
+
+
+def _loader_type(source: Source) -> type[ModuleLoader]:
+    """A zip archive on disk gets the loader that is also a ``zipimporter`` (:mod:`zrun.zipcompat`)."""
+    if source.archive_path is None:
+        return ModuleLoader
+    from .zipcompat import ArchiveLoader
+
+    return ArchiveLoader
 
 
 def portion(fullname: str, location: str) -> ModuleSpec:
@@ -225,7 +238,8 @@ class ModuleLoader:
         return code
 
     def get_data(self, path: str) -> bytes:
-        """Read a file of the source by the path a module would compute."""
+        """Read a file of the source by the path a module would compute (or, as
+        zipimporter allows, by its name relative to the archive)."""
         return read_by_path(self.source, path)
 
     def get_resource_reader(self, fullname: str) -> Any:

@@ -25,6 +25,7 @@ from .errors import NotRunnable, TargetError
 from .finding import main_details
 from .isolation import SysHooks, drop, main_location, preload, shadowed
 from .loader import SearchFirst, location_of, path_hook
+from .imported import register_with_registries
 from .namespaces import merge_namespaces
 from .lock import acquire
 from .source import Source
@@ -114,6 +115,7 @@ class Scope:
             if path_hook not in sys.path_hooks:
                 sys.path_hooks.insert(0, path_hook)
             merge_namespaces()
+            register_with_registries()
             sys.path[:0] = [where for where in map(location_of, self.sources) if where is not None]
         except BaseException:
             self._close()
