@@ -36,7 +36,8 @@ APP = {
         "CALLS = []\n"
         "def main():\n"
         "    CALLS.append((__name__, list(sys.argv)))\n"
-        "    return ('main returned', __name__, list(sys.argv), sys.modules['__main__'] is MAIN)\n"
+        "    main = sys.modules['__main__']\n"
+        "    return ('main returned', __name__, list(sys.argv), main is MAIN, (main.__name__, main.__package__, main.__spec__))\n"
         "def three():\n"
         "    return 3\n"
         "class Tool:\n"
@@ -179,8 +180,8 @@ def test_module_function(app_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None
     argv = sys.argv
     value = run("eng_pkg.cli:main", ["f"])
     origin = str(app_dir / "eng_pkg" / "cli.py")
-    # imported normally, not as __main__; __main__ is untouched
-    assert value == ("main returned", "eng_pkg.cli", [origin, "f"], True)
+    # imported normally, not as __main__; during the call __main__ is a console-script wrapper's, then the host's again
+    assert value == ("main returned", "eng_pkg.cli", [origin, "f"], False, ("__main__", None, None))
     assert sys.modules.get("__main__") is main
     assert run("eng_pkg.cli:three") == 3
     assert run("eng_pkg.cli:Tool.run") == "Tool.run"

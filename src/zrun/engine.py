@@ -187,7 +187,13 @@ class Run:
             sys.path.insert(0, entry)
 
     def set_argv(self, argv0: str, argv: Sequence[str]) -> None:
-        if self.alter_sys:
+        """Change ``sys.argv`` in place, as runpy and console scripts do: ``def main(args=sys.argv)``
+        captured the list when its module was imported."""
+        if not self.alter_sys:
+            return
+        if isinstance(getattr(sys, "argv", None), list):
+            sys.argv[:] = [argv0, *argv]
+        else:
             sys.argv = [argv0, *argv]
 
     def new_module(self, run_name: str) -> ModuleType:
@@ -230,7 +236,8 @@ class Run:
             return self.call(target, argv)
         if target.module:
             self.set_argv("-m", argv)  # what the parent package's import sees under python -m (bpo-8202)
-            name, spec, code = module_details(target.module)
+            with hint_paths(target):
+                name, spec, code = module_details(target.module)
             self.set_argv(spec.origin or name, argv)
             return self.execute(code, self.new_module(run_name), spec)
         assert location is not None
@@ -276,7 +283,8 @@ class Run:
         except ModuleNotFoundError as exc:
             if exc.name and (target.module == exc.name or target.module.startswith(exc.name + ".")):
                 message = with_refusals(f"No module named {target.module}", searched_sources())
-                raise NotRunnable(message, name=target.module) from None
+                with hint_paths(target):
+                    raise NotRunnable(message, name=target.module) from None
             raise
         spec = getattr(module, "__spec__", None)
         self.set_argv(getattr(spec, "origin", None) or target.module, argv)
@@ -292,7 +300,37 @@ class Run:
         if not callable(func):
             raise NotRunnable(f"{target.module}:{target.func} is not callable")
         self.started = True
-        return func()
+        if not self.alter_sys:
+            return func()
+        from .mainmodule import as_console_script
+
+        with as_console_script(self.state):
+            return func()
+
+
+class hint_paths:
+    """Add to "No module named X" how to run the file or folder named X, when one exists."""
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: Any, error: Any, tb: Any) -> None:
+        name = self.target.module
+        if not isinstance(error, NotRunnable) or self.target.location or not name or not str(error).startswith("No module named"):
+            return
+        top = name.partition(".")[0]
+        if top in sys.modules:  # the package was found; a submodule is missing
+            return
+        if os.path.isdir(top):
+            hint = f"'{top}' is a directory here: run it as './{top}'" + (f" or './{top}:{name}'" if "." in name or self.target.func else "")
+        elif os.path.exists(top):
+            hint = f"'{top}' is a file here: run it as './{top}'"
+        else:
+            return
+        raise NotRunnable(f"{error}; {hint}", name=name) from None
 
 
 def run(
@@ -329,7 +367,11 @@ def run(
 
 def run_main(target: Target, argv: Sequence[str], sources: Iterable[SourceLike] = ()) -> Any:
     """The CLI's run: like :func:`run`, but nothing is restored (the process is ending)."""
-    runner = Run(SysState(), sources=as_sources(sources), alter_sys=True, replace_path0=adds_path0())
+    from .mainmodule import command_line_of
+
+    entries = as_sources(sources)
+    command_line_of(target, argv, entries)
+    runner = Run(SysState(), sources=entries, alter_sys=True, replace_path0=adds_path0())
     runner.main_names = main_names()
     return runner.target(target, argv, "__main__")
 

@@ -89,6 +89,12 @@ class SearchFirst:
             if not isinstance(entry, str):
                 entry.refresh()
 
+    def find_distributions(self, context: Any = None) -> Any:
+        """``importlib.metadata`` asks meta-path finders; these entries are not on ``sys.path``."""
+        from .distributions import find_distributions
+
+        return find_distributions(self.entries, context)
+
 
 def _finder_of(entry: Union[str, Source]) -> Callable[[str], Optional[ModuleSpec]]:
     if isinstance(entry, str):

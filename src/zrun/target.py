@@ -12,7 +12,9 @@
 A location is anything path-like: it has a path separator, an archive or
 script suffix, or is ``.``/``..``. A bare dotted name is always a module, so
 ``tool:main`` calls ``tool.main()``; write ``./tool:main`` for a directory.
-The grammar is decided from the text alone, never by what exists on disk.
+The grammar is decided from the text alone, with one exception: a bare name
+that is an existing file (a shiv or pex build named ``greeter``) is that file,
+as ``python greeter`` runs it.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ if TYPE_CHECKING:
     from typing import Optional, Tuple
 
 #: Suffixes that make a bare name a location rather than a module.
-LOCATION_SUFFIXES = (".zip", ".pyz", ".pyzw", ".whl", ".egg", ".zrf", ".py", ".pyw", ".pyc")
+LOCATION_SUFFIXES = (".zip", ".pyz", ".pyzw", ".whl", ".egg", ".pex", ".zrf", ".py", ".pyw", ".pyc")
 
 
 
@@ -95,7 +97,7 @@ def parse(text: str) -> Target:
     if not first:
         raise TargetError(f"target {text!r} starts with ':'")
     if len(parts) == 1:
-        if drive or _is_location(first):
+        if drive or _is_location(first) or os.path.isfile(first):  # `python greeter` runs a file so named
             return Target(location=first)
         if is_module_name(first):
             return Target(module=first)
