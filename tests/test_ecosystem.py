@@ -238,3 +238,13 @@ def test_pkgutil_lists_a_zip_on_sys_path_served_by_zrun(tmp_path: Path, clean_sy
     finally:
         zrun.uninstall()
         sys.path.remove(str(archive))
+
+
+def test_traceback_keeps_the_users_own_import_module_frames(tmp_path: Path) -> None:
+    """Only the frames of zrun importing the target are hidden; the rest is what ``python script.py`` prints."""
+    script = write_tree(tmp_path, {"imports.py": "import importlib\nimportlib.import_module('zz_no_such_module')\n"}) / "imports.py"
+    direct = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    through = zrun_cli(str(script), cwd=tmp_path)
+    assert through.returncode == direct.returncode == 1
+    assert "import_module" in direct.stderr
+    assert through.stderr == direct.stderr

@@ -281,10 +281,15 @@ def _error(exc: BaseException, target: Target, options: Options) -> int:
 
 
 def _is_ours(filename: str) -> bool:
-    here = os.path.dirname(os.path.abspath(__file__))
-    if filename.startswith(here + os.sep) or filename.startswith("<frozen importlib"):
-        return True
-    return filename.endswith(f"{os.sep}importlib{os.sep}__init__.py")
+    return _is_zrun(filename) or _is_importlib(filename)
+
+
+def _is_zrun(filename: str) -> bool:
+    return filename.startswith(os.path.dirname(os.path.abspath(__file__)) + os.sep)
+
+
+def _is_importlib(filename: str) -> bool:
+    return filename.startswith("<frozen importlib") or filename.endswith(f"{os.sep}importlib{os.sep}__init__.py")
 
 
 def _raised_by_user(exc: BaseException) -> bool:
@@ -310,8 +315,11 @@ def _strip_ours(exc: BaseException, seen: Set[int]) -> None:
     seen.add(id(exc))
     kept = []
     tb = exc.__traceback__
+    dropped = True  # importlib's frames go only where zrun called it: the user's own import_module calls stay
     while tb is not None:
-        if not _is_ours(tb.tb_frame.f_code.co_filename):
+        filename = tb.tb_frame.f_code.co_filename
+        dropped = _is_zrun(filename) or (dropped and _is_importlib(filename))
+        if not dropped:
             kept.append(tb)
         tb = tb.tb_next
     for before, after in zip(kept, [*kept[1:], None]):
