@@ -35,7 +35,10 @@ WHEELS = {
 @pytest.fixture(scope="session")
 def wheels() -> Dict[str, Path]:
     """Published wheels for this interpreter, downloaded once (``pip download --no-deps``)."""
-    cache = Path(os.environ.get("ZRUN_TEST_WHEELS") or Path.home() / ".cache" / "zrun-test-wheels") / f"py{sys.version_info[0]}{sys.version_info[1]}"
+    cache = (
+        Path(os.environ.get("ZRUN_TEST_WHEELS") or Path.home() / ".cache" / "zrun-test-wheels")
+        / f"py{sys.version_info[0]}{sys.version_info[1]}"
+    )
     cache.mkdir(parents=True, exist_ok=True)
     found: Dict[str, Path] = {}
     for key, requirement in WHEELS.items():
@@ -91,7 +94,9 @@ def test_jinja2_package_loader_from_a_zip(wheels: Dict[str, Path], tmp_path: Pat
 
 def test_pkg_resources_reads_a_zipped_package(wheels: Dict[str, Path], tmp_path: Path) -> None:
     """pyfiglet 0.8 reads its fonts through pkg_resources, which asks a provider registered for the loader's type."""
-    out = expect_ok(zrun_cli("--path", str(wheels["setuptools"]), "--path", str(wheels["pyfiglet"]), "-m", "pyfiglet", "-f", "banner", "ok"))
+    out = expect_ok(
+        zrun_cli("--path", str(wheels["setuptools"]), "--path", str(wheels["pyfiglet"]), "-m", "pyfiglet", "-f", "banner", "ok")
+    )
     assert [line.rstrip() for line in out.splitlines()[1:3]] == [" ####  #    #", "#    # #   #"]  # the banner font's "ok"
     app = write_zip(
         tmp_path / "res.zip",
@@ -101,7 +106,8 @@ def test_pkg_resources_reads_a_zipped_package(wheels: Dict[str, Path], tmp_path:
             "resapp/show.py": (
                 "import pkg_resources as r\n"
                 "print(r.resource_string('resapp', 'data/one.txt').decode())\n"
-                "print(r.resource_isdir('resapp', 'data'), r.resource_exists('resapp', 'data/none'), r.resource_listdir('resapp', 'data'))\n"
+                "print(r.resource_isdir('resapp', 'data'), r.resource_exists('resapp', 'data/none'),\n"
+                "      r.resource_listdir('resapp', 'data'))\n"
                 "print(open(r.resource_filename('resapp', 'data/one.txt')).read())\n"
             ),
         },
@@ -117,7 +123,9 @@ def test_metadata_of_path_archives(wheels: Dict[str, Path], tmp_path: Path) -> N
     script.write_text(
         "import importlib.metadata as m\n"
         "print(m.version('attrs'))\n"
-        "print(sorted(e.value for e in m.entry_points().select(group='console_scripts', name='pygmentize')) if hasattr(m.entry_points(), 'select') else [e.value for e in m.entry_points()['console_scripts'] if e.name == 'pygmentize'])\n"
+        "points = m.entry_points()\n"
+        "scripts = points.select(group='console_scripts') if hasattr(points, 'select') else points['console_scripts']\n"
+        "print([e.value for e in scripts if e.name == 'pygmentize'])\n"
         "print(m.distribution('pygments').read_text('WHEEL').splitlines()[1])\n",
         encoding="utf-8",
     )
@@ -133,7 +141,9 @@ def test_argv_is_changed_in_place(wheels: Dict[str, Path]) -> None:
 
 def test_click_names_a_function_target_like_a_console_script(wheels: Dict[str, Path], tmp_path: Path) -> None:
     """click reads ``__main__.__package__``: zrun's own ``__main__`` made it ``python -m zrun.cli``."""
-    app = write_zip(tmp_path / "cliapp.zip", {"greet/__init__.py": "", "greet/cli.py": "import click\n@click.command()\ndef main():\n    'Greets.'\n"})
+    app = write_zip(
+        tmp_path / "cliapp.zip", {"greet/__init__.py": "", "greet/cli.py": "import click\n@click.command()\ndef main():\n    'Greets.'\n"}
+    )
     out = expect_ok(zrun_cli("--path", str(wheels["click"]), f"{app}:greet.cli:main", "--help"))
     assert out.splitlines()[0] == "Usage: cli.py [OPTIONS]"
 

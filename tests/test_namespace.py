@@ -14,15 +14,14 @@ from typing import Any, Dict, Iterator
 import pytest
 
 import zrun
-
 from conftest import write_tree, write_zip
 
 if sys.version_info >= (3, 10):
     import importlib.resources as resources
 else:
     import importlib_resources as resources
-    import importlib_resources.future.adapters  # noqa: F401  (imported lazily by files(), which clean_sys would see)
-    import importlib_resources.readers  # noqa: F401
+    import importlib_resources.future.adapters
+    import importlib_resources.readers
 
 FIRST = {
     "nsx/a.py": "WHO = 'a'\n",
@@ -35,11 +34,7 @@ SECOND = {
     "nsx/shared/two.txt": "two",
 }
 PROBE = {
-    "probe.py": (
-        "import nsx.a, nsx.b, sys\n"
-        "NSX = sys.modules['nsx']\n"
-        "A, B = nsx.a.WHO, nsx.b.WHO\n"
-    ),
+    "probe.py": ("import nsx.a, nsx.b, sys\nNSX = sys.modules['nsx']\nA, B = nsx.a.WHO, nsx.b.WHO\n"),
 }
 
 
@@ -152,6 +147,8 @@ def test_path_entry_inside_an_archive(tmp_path: Path, modules_back: None, clean_
 
 def test_a_regular_package_in_an_earlier_source_wins(make_tree: Any, modules_back: None, clean_sys: Any) -> None:
     regular = make_tree({"nsx/__init__.py": "REGULAR = True\n", "nsx/a.py": "WHO = 'regular a'\n"})
-    namespace = zrun.run("probe2", sources=[*make_tree({"probe2.py": "import nsx.a\nWHO = nsx.a.WHO\n"}).sources, *regular.sources, *make_tree(SECOND).sources])
+    namespace = zrun.run(
+        "probe2",
+        sources=[*make_tree({"probe2.py": "import nsx.a\nWHO = nsx.a.WHO\n"}).sources, *regular.sources, *make_tree(SECOND).sources],
+    )
     assert namespace["WHO"] == "regular a"
-

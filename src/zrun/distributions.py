@@ -29,7 +29,7 @@ def normalized(name: str) -> str:
     return re.sub(r"[-_.]+", "_", name).lower()
 
 
-class SourceDistribution(Distribution):  # type: ignore[misc]
+class SourceDistribution(Distribution):
     """One ``.dist-info`` / ``.egg-info`` folder of a source."""
 
     def __init__(self, source: Source, folder: str) -> None:
@@ -76,4 +76,3 @@ def find_distributions(entries: Sequence[Union[str, Source]], context: Any = Non
                 yield from MetadataPathFinder.find_distributions(DistributionFinder.Context(name=name, path=[entry]))
         elif entry.root not in on_path:
             yield from in_source(entry, name)
-

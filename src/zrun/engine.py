@@ -15,8 +15,8 @@ from types import ModuleType
 
 from .errors import NotRunnable
 from .finding import absolute, evict, main_details, main_script, module_details, open_location, searched_sources, with_refusals
-from .loader import SearchFirst, location_of, path_hook
 from .imported import register_with_registries
+from .loader import SearchFirst, location_of, path_hook
 from .namespaces import merge_namespaces
 from .source import Source
 from .sysstate import SysState
@@ -325,7 +325,9 @@ class hint_paths:
         if top in sys.modules:  # the package was found; a submodule is missing
             return
         if os.path.isdir(top):
-            hint = f"'{top}' is a directory here: run it as './{top}'" + (f" or './{top}:{name}'" if "." in name or self.target.func else "")
+            hint = f"'{top}' is a directory here: run it as './{top}'"
+            if "." in name or self.target.func:
+                hint += f" or './{top}:{name}'"
         elif os.path.exists(top):
             hint = f"'{top}' is a file here: run it as './{top}'"
         else:

@@ -12,8 +12,8 @@ import sys
 import zipimport
 
 from .engine import SourceLike, as_sources
-from .loader import SearchFirst, path_hook, zip_path_hook
 from .imported import register_with_registries, stop_registering, watching
+from .loader import SearchFirst, path_hook, zip_path_hook
 from .namespaces import merge_namespaces, stop_merging
 from .source import Source
 

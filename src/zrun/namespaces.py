@@ -26,11 +26,13 @@ if TYPE_CHECKING:
     from typing import Any, Callable, Iterable, List, Optional, Sequence
 
 
-class PortionsLoader(_StdlibNamespaceLoader):  # type: ignore[misc, valid-type]
+class PortionsLoader(_StdlibNamespaceLoader):
     """The stdlib's namespace loader, with resources from every kind of portion.
 
     A subclass, so code that checks for a namespace loader still sees one.
     """
+
+    _path: Any
 
     @classmethod
     def over(cls, path: Iterable[str]) -> PortionsLoader:
@@ -44,7 +46,7 @@ class PortionsLoader(_StdlibNamespaceLoader):  # type: ignore[misc, valid-type]
         """Nothing to run; ``__file__`` is ``None``, as the import system sets it for namespace packages."""
         vars(module).setdefault("__file__", None)
 
-    def get_resource_reader(self, fullname: str) -> Any:
+    def get_resource_reader(self, fullname: str) -> Any:  # type: ignore[override]
         from .multiplexed import PortionsReader
 
         return PortionsReader(self._path)
@@ -53,7 +55,7 @@ class PortionsLoader(_StdlibNamespaceLoader):  # type: ignore[misc, valid-type]
 def merged_spec(fullname: str, portions: Sequence[str]) -> ModuleSpec:
     """The spec of a namespace package made of ``portions`` (search locations, in order)."""
     locations = list(dict.fromkeys(portions))
-    spec = ModuleSpec(fullname, PortionsLoader.over(locations), is_package=True)
+    spec = ModuleSpec(fullname, PortionsLoader.over(locations), is_package=True)  # type: ignore[arg-type]
     spec.submodule_search_locations = locations
     return spec
 
@@ -96,7 +98,7 @@ class MergedNamespaces:
         spec = PathFinder.find_spec(fullname, path, target)
         if spec is not None and spec.loader is None and spec.submodule_search_locations is not None:
             if any(_served(location) for location in spec.submodule_search_locations):
-                spec.loader = PortionsLoader.over(spec.submodule_search_locations)
+                spec.loader = PortionsLoader.over(spec.submodule_search_locations)  # type: ignore[assignment]
         return spec
 
     def invalidate_caches(self) -> None:

@@ -209,4 +209,3 @@ def _pkg_resources(pkg_resources: ModuleType) -> None:
 
     for kind in loader_types():
         pkg_resources.register_loader_type(kind, SourceProvider)
-

@@ -23,11 +23,11 @@ from .compat import run_module
 from .engine import Entry, Run, SourceLike, as_sources
 from .errors import NotRunnable, TargetError
 from .finding import main_details
+from .imported import register_with_registries
 from .isolation import SysHooks, drop, main_location, preload, shadowed
 from .loader import SearchFirst, location_of, path_hook
-from .imported import register_with_registries
-from .namespaces import merge_namespaces
 from .lock import acquire
+from .namespaces import merge_namespaces
 from .source import Source
 from .sysstate import SYS_LOCK, SysState
 from .target import Target, parse

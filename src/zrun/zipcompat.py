@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     TocEntry = Tuple[str, int, int, int, int, int, int, int]
 
 
-class ArchiveLoader(ModuleLoader, zipimport.zipimporter):
+class ArchiveLoader(ModuleLoader, zipimport.zipimporter):  # type: ignore[misc]
     """:class:`~zrun.loader.ModuleLoader` for a member of an archive on disk, shaped as the zipimporter
     of the member's directory (``prefix`` is that directory inside the archive)."""
 
@@ -53,7 +53,16 @@ class ArchiveLoader(ModuleLoader, zipimport.zipimporter):
         files: Dict[str, TocEntry] = {}
         for name, member in archive.members.items():
             key = name.replace("/", os.sep)
-            files[key] = (os.path.join(archive.path, key), member.method, member.compressed_size, member.size, member.header_offset, 0, 0, member.crc)
+            files[key] = (
+                os.path.join(archive.path, key),
+                member.method,
+                member.compressed_size,
+                member.size,
+                member.header_offset,
+                0,
+                0,
+                member.crc,
+            )
         for name in archive.dirs:
             key = name.replace("/", os.sep) + os.sep
             files.setdefault(key, (os.path.join(archive.path, key), 0, 0, 0, 0, 0, 0, 0))
