@@ -325,9 +325,7 @@ class hint_paths:
         if top in sys.modules:  # the package was found; a submodule is missing
             return
         if os.path.isdir(top):
-            hint = f"'{top}' is a directory here: run it as './{top}'"
-            if "." in name or self.target.func:
-                hint += f" or './{top}:{name}'"
+            hint = f"'{top}' is a directory here: run it as './{top}', or a module inside it as './{top}:MODULE'"
         elif os.path.exists(top):
             hint = f"'{top}' is a file here: run it as './{top}'"
         else:
