@@ -198,7 +198,8 @@ def test_missing_module_named_like_a_folder_says_how_to_run_it(tmp_path: Path, m
     monkeypatch.chdir(tmp_path)
     with pytest.raises(zrun.NotRunnable) as info:
         zrun.run("toolbox", isolate=True)
-    assert str(info.value) == "No module named toolbox; 'toolbox' is a directory here: run it as './toolbox', or a module inside it as './toolbox:MODULE'"
+    hint = "'toolbox' is a directory here: run it as './toolbox', or a module inside it as './toolbox:MODULE'"
+    assert str(info.value) == f"No module named toolbox; {hint}"
 
 
 # --- pkgutil and importlib.metadata over every kind of source ----------------------

@@ -52,7 +52,7 @@ def code_from_pyc(
         raise BadBytecode(f"{filename}: invalid .pyc flags {flags!r}")
     has_source = source_bytes is not None
     if has_source and flags & _FLAG_HASH:
-        if flags & _FLAG_CHECK_SOURCE and _check_hash_pycs():
+        if _check_hash_pyc(flags):
             assert source_bytes is not None
             if _imp.source_hash(_RAW_MAGIC, source_bytes()) != data[8:16]:
                 return None
@@ -145,8 +145,10 @@ def source_text(data: bytes) -> str:
     return decode_source(data)
 
 
-def _check_hash_pycs() -> bool:
-    return _imp.check_hash_based_pycs != "never"
+def _check_hash_pyc(flags: int) -> bool:
+    """PEP 552: a checked pyc is checked unless ``--check-hash-based-pycs never``; with ``always``, unchecked ones too."""
+    mode = _imp.check_hash_based_pycs
+    return mode != "never" and bool(flags & _FLAG_CHECK_SOURCE or mode == "always")
 
 
 def _mtime_differs(stamp: bytes, source_mtime: float) -> bool:

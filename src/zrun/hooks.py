@@ -30,6 +30,8 @@ def install(source: Optional[SourceLike] = None) -> Optional[Source]:
     With no argument, zip archives on ``sys.path`` are served by zrun's loader.
     """
     if source is None:
+        from . import archive  # noqa: F401  (its zlib now: a zlib.py in an archive on sys.path must not be found for it)
+
         if zip_path_hook not in sys.path_hooks:
             sys.path_hooks.insert(0, zip_path_hook)
         merge_namespaces()

@@ -34,11 +34,12 @@ class SourceFinder:
         self.prefix = prefix
 
     def find_spec(self, fullname: str, target: Optional[ModuleType] = None) -> Optional[ModuleSpec]:
-        self.source.refresh()
+        if not _refreshed(self.source):
+            return None
         return find_in(self.source, fullname, self.prefix + fullname.rpartition(".")[2])
 
     def invalidate_caches(self) -> None:
-        self.source.refresh()
+        _refreshed(self.source)
 
     def get_data(self, path: str) -> bytes:
         """A file of the source by its full path, as zipimporter's ``get_data`` reads it.
@@ -65,6 +66,17 @@ def read_by_path(source: Source, path: str) -> bytes:
             if source.is_file(name):
                 return source.read(name)
     raise FileNotFoundError(path)
+
+
+def _refreshed(source: Source) -> bool:
+    """Re-index ``source`` if it changed; ``False`` if its archive is gone (it then holds nothing)."""
+    from .errors import ArchiveNotFound
+
+    try:
+        source.refresh()
+    except ArchiveNotFound:
+        return False
+    return True
 
 
 class SearchFirst:
@@ -268,7 +280,7 @@ class ModuleLoader:
 
 def path_hook(entry: str) -> SourceFinder:
     """Path-entry hook: a finder for a live source's root or a folder inside it."""
-    head, tail = entry, ""
+    head, tail = entry if isinstance(entry, str) else os.fsdecode(entry), ""  # TypeError for non-paths, as zipimporter
     while head:
         source = registered(head)
         if source is not None:

@@ -14,8 +14,9 @@ import importlib.util
 import os
 import sys
 import zipimport
-from types import ModuleType
+from types import CodeType, ModuleType
 
+from .errors import ArchiveError
 from .loader import ModuleLoader, find_in
 
 TYPE_CHECKING = False
@@ -76,6 +77,15 @@ class ArchiveLoader(ModuleLoader, zipimport.zipimporter):  # type: ignore[misc]
         last = fullname.rpartition(".")[2]
         self.source.refresh()
         return find_in(self.source, fullname, f"{below}/{last}" if below else last)
+
+    def get_code(self, fullname: str) -> CodeType:
+        """As zipimport reports a module that cannot be loaded: ``ZipImportError``, caused by the reason."""
+        try:
+            return super().get_code(fullname)
+        except (ArchiveError, zipimport.ZipImportError):
+            raise
+        except ImportError as exc:
+            raise zipimport.ZipImportError(f"module load failed: {exc}", name=fullname) from exc
 
     def invalidate_caches(self) -> None:
         self.source.refresh()
