@@ -13,7 +13,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, List
 
 import pytest
 
@@ -21,10 +21,10 @@ import zrun
 from conftest import Launcher, expect_ok, write_tree, write_zip
 
 WHEELS = {
-    "pip": "pip==24.2",
+    "pip": "pip==24.2" if sys.version_info < (3, 15) else "pip==25.2",  # 24.2 itself fails on 3.15 (typing.no_type_check_decorator)
     "attrs": "attrs==24.2.0",
     "jinja2": "jinja2==3.1.4",
-    "markupsafe": "markupsafe==2.1.5" if sys.version_info < (3, 13) else "markupsafe==3.0.2",
+    "markupsafe": "markupsafe==2.1.5" if sys.version_info < (3, 13) else "markupsafe==3.0.3",
     "setuptools": "setuptools==75.1.0" if sys.version_info < (3, 14) else "setuptools==80.9.0",
     "pyfiglet": "pyfiglet==0.8.post1",
     "pygments": "pygments==2.18.0",
@@ -32,37 +32,50 @@ WHEELS = {
 }
 
 
-@pytest.fixture(scope="session")
-def wheels() -> Dict[str, Path]:
-    """Published wheels for this interpreter, downloaded once (``pip download --no-deps``)."""
-    cache = (
-        Path(os.environ.get("ZRUN_TEST_WHEELS") or Path.home() / ".cache" / "zrun-test-wheels")
-        / f"py{sys.version_info[0]}{sys.version_info[1]}"
-    )
-    cache.mkdir(parents=True, exist_ok=True)
-    found: Dict[str, Path] = {}
-    for key, requirement in WHEELS.items():
+class Wheels:
+    """Published wheels for this interpreter, each downloaded once (``pip download --no-deps``) when a test asks.
+
+    A wheel that cannot be had (no network, none built for this interpreter) skips the test that asked, saying why.
+    """
+
+    def __init__(self, cache: Path) -> None:
+        self.cache = cache
+
+    def __getitem__(self, key: str) -> Path:
+        requirement = WHEELS[key]
         name, _, version = requirement.partition("==")
-        matches = [path for path in cache.glob("*.whl") if path.name.lower().startswith(f"{name.lower()}-{version}-")]
+        matches = self._matching(name, version)
         if not matches:
-            command = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:", "-d", str(cache), requirement]
+            command = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:", "-d", str(self.cache)]
+            command.append(requirement)
             try:
                 result = subprocess.run(command, capture_output=True, text=True, timeout=180)
             except subprocess.TimeoutExpired:
-                pytest.skip(f"no network: pip download {requirement} timed out")
+                pytest.skip(f"pip download {requirement} timed out (no network?)")
             if result.returncode != 0:
-                pytest.skip(f"no network (pip download {requirement} failed: {result.stderr.strip().splitlines()[-1:]})")
-            matches = [path for path in cache.glob("*.whl") if path.name.lower().startswith(f"{name.lower()}-{version}-")]
-        assert matches, f"pip download {requirement} left no wheel in {cache}"
-        found[key] = matches[0]
-    return found
+                pytest.skip(f"no wheel: pip download {requirement} failed: {result.stderr.strip().splitlines()[-1:]}")
+            matches = self._matching(name, version)
+        assert matches, f"pip download {requirement} left no wheel in {self.cache}"
+        return matches[0]
+
+    def _matching(self, name: str, version: str) -> List[Path]:
+        return [path for path in self.cache.glob("*.whl") if path.name.lower().startswith(f"{name.lower()}-{version}-")]
+
+
+@pytest.fixture(scope="session")
+def wheels() -> Wheels:
+    """The wheel cache: ``ZRUN_TEST_WHEELS``, else ``~/.cache/zrun-test-wheels``, one folder per interpreter."""
+    root = Path(os.environ.get("ZRUN_TEST_WHEELS") or Path.home() / ".cache" / "zrun-test-wheels")
+    cache = root / f"py{sys.version_info[0]}{sys.version_info[1]}"
+    cache.mkdir(parents=True, exist_ok=True)
+    return Wheels(cache)
 
 
 def zrun_cli(*args: str, cwd: Any = None, env: Any = None) -> subprocess.CompletedProcess[str]:
     return Launcher("module", [sys.executable, "-m", "zrun"])(*args, cwd=cwd, env=env, timeout=180)
 
 
-def test_pip_installs_from_its_own_wheel(wheels: Dict[str, Path], tmp_path: Path) -> None:
+def test_pip_installs_from_its_own_wheel(wheels: Wheels, tmp_path: Path) -> None:
     """distlib's finder registry is keyed by the exact loader type (pip prefetches its launchers at import)."""
     target = tmp_path / "target"
     expect_ok(zrun_cli(f"{wheels['pip']}:pip", "install", "-q", "--no-deps", "--no-index", "--target", str(target), str(wheels["attrs"])))
@@ -72,7 +85,7 @@ def test_pip_installs_from_its_own_wheel(wheels: Dict[str, Path], tmp_path: Path
     assert "attrs-24.2.0-py3-none-any.whl" in frozen
 
 
-def test_jinja2_package_loader_from_a_zip(wheels: Dict[str, Path], tmp_path: Path) -> None:
+def test_jinja2_package_loader_from_a_zip(wheels: Wheels, tmp_path: Path) -> None:
     """jinja2 checks ``isinstance(loader, zipimport.zipimporter)``, then reads ``archive``, ``get_data`` and ``_files``."""
     app = write_zip(
         tmp_path / "app.zip",
@@ -92,7 +105,7 @@ def test_jinja2_package_loader_from_a_zip(wheels: Dict[str, Path], tmp_path: Pat
     assert out.splitlines() == ["Hello, zip!", "['hello.txt', 'mail/body.txt']"]
 
 
-def test_pkg_resources_reads_a_zipped_package(wheels: Dict[str, Path], tmp_path: Path) -> None:
+def test_pkg_resources_reads_a_zipped_package(wheels: Wheels, tmp_path: Path) -> None:
     """pyfiglet 0.8 reads its fonts through pkg_resources, which asks a provider registered for the loader's type."""
     out = expect_ok(
         zrun_cli("--path", str(wheels["setuptools"]), "--path", str(wheels["pyfiglet"]), "-m", "pyfiglet", "-f", "banner", "ok")
@@ -117,7 +130,7 @@ def test_pkg_resources_reads_a_zipped_package(wheels: Dict[str, Path], tmp_path:
     assert out.splitlines() == ["one", "True False ['one.txt']", "one"]
 
 
-def test_metadata_of_path_archives(wheels: Dict[str, Path], tmp_path: Path) -> None:
+def test_metadata_of_path_archives(wheels: Wheels, tmp_path: Path) -> None:
     """``importlib.metadata`` asks meta-path finders for ``find_distributions``; --path archives are not on sys.path."""
     script = tmp_path / "v.py"
     script.write_text(
@@ -132,13 +145,13 @@ def test_metadata_of_path_archives(wheels: Dict[str, Path], tmp_path: Path) -> N
     assert out.splitlines() == ["24.2.0", "2.18.0 ['pygments.cmdline:main']", "Generator: hatchling 1.24.2"]
 
 
-def test_argv_is_changed_in_place(wheels: Dict[str, Path]) -> None:
+def test_argv_is_changed_in_place(wheels: Wheels) -> None:
     """pygments' ``def main(args=sys.argv)`` holds the list object from its import."""
     out = expect_ok(zrun_cli("--path", str(wheels["pygments"]), "pygments.cmdline:main", "-V"))
     assert out.startswith("Pygments version 2.18.0")
 
 
-def test_click_names_a_function_target_like_a_console_script(wheels: Dict[str, Path], tmp_path: Path) -> None:
+def test_click_names_a_function_target_like_a_console_script(wheels: Wheels, tmp_path: Path) -> None:
     """click reads ``__main__.__package__``: zrun's own ``__main__`` made it ``python -m zrun.cli``."""
     app = write_zip(
         tmp_path / "cliapp.zip", {"greet/__init__.py": "", "greet/cli.py": "import click\n@click.command()\ndef main():\n    'Greets.'\n"}

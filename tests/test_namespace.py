@@ -51,7 +51,7 @@ def merged_facts(nsx: Any) -> Dict[str, Any]:
         "portions": len(list(nsx.__path__)),
         "a.txt": root.joinpath("a.txt").read_text(),
         "b.txt": (root / "b.txt").read_text(),
-        "names": sorted(entry.name for entry in root.iterdir() if not entry.name.endswith((".py", ".pyc"))),
+        "names": sorted(entry.name for entry in root.iterdir() if not entry.name.endswith((".py", ".pyc")) and entry.name != "__pycache__"),
         "shared": sorted(entry.name for entry in (root / "shared").iterdir()),
         "is_dir": root.is_dir(),
     }
