@@ -29,6 +29,10 @@ WHEELS = {
     "pyfiglet": "pyfiglet==0.8.post1",
     "pygments": "pygments==2.18.0",
     "click": "click==8.1.7",
+    "flask": "flask==3.0.3",
+    "werkzeug": "werkzeug==3.0.4",
+    "itsdangerous": "itsdangerous==2.2.0",
+    "blinker": "blinker==1.8.2",
 }
 
 
@@ -158,6 +162,14 @@ def test_click_names_a_function_target_like_a_console_script(wheels: Wheels, tmp
     )
     out = expect_ok(zrun_cli("--path", str(wheels["click"]), f"{app}:greet.cli:main", "--help"))
     assert out.splitlines()[0] == "Usage: cli.py [OPTIONS]"
+
+
+def test_flask_version_reads_the_metadata_of_its_path_wheels(wheels: Wheels) -> None:
+    """``flask --version`` asks importlib.metadata for Flask's and Werkzeug's versions."""
+    needed = ("flask", "werkzeug", "itsdangerous", "blinker", "click", "jinja2", "markupsafe")
+    paths = [arg for key in needed for arg in ("--path", str(wheels[key]))]
+    out = expect_ok(zrun_cli(*paths, "flask.cli:main", "--version"))
+    assert out.splitlines()[1:] == ["Flask 3.0.3", "Werkzeug 3.0.4"]
 
 
 # --- what a target sees of its command line, without downloads ----------------------
