@@ -11,12 +11,11 @@ without zrun; it now reads what ``python app.pex ...`` would have given.
 from __future__ import annotations
 
 import sys
-from contextlib import contextmanager
 from types import ModuleType
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Iterator, List, Optional, Sequence
+    from typing import List, Optional, Sequence
 
     from .sysstate import SysState
     from .target import Target
@@ -35,19 +34,26 @@ def console_script_main() -> ModuleType:
     return main
 
 
-@contextmanager
-def as_console_script(state: SysState) -> Iterator[ModuleType]:
-    """``sys.modules['__main__']`` is a console-script wrapper's while the function runs."""
-    state.protect(["__main__"])
-    had = "__main__" in sys.modules
-    previous = sys.modules.get("__main__")
-    main = sys.modules["__main__"] = console_script_main()
-    try:
-        yield main
-    finally:
-        if sys.modules.get("__main__") is main:
-            if had:
-                sys.modules["__main__"] = previous  # type: ignore[assignment]
+class as_console_script:
+    """``sys.modules['__main__']`` is a console-script wrapper's while the function runs.
+
+    A class rather than ``contextlib.contextmanager``: the CLI's start-up imports no ``contextlib``.
+    """
+
+    def __init__(self, state: SysState) -> None:
+        state.protect(["__main__"])
+        self.main = console_script_main()
+
+    def __enter__(self) -> ModuleType:
+        self.had = "__main__" in sys.modules
+        self.previous = sys.modules.get("__main__")
+        sys.modules["__main__"] = self.main
+        return self.main
+
+    def __exit__(self, *exc: object) -> None:
+        if sys.modules.get("__main__") is self.main:
+            if self.had:
+                sys.modules["__main__"] = self.previous  # type: ignore[assignment]
             else:
                 del sys.modules["__main__"]
 
