@@ -29,19 +29,6 @@ DOCUMENTED = {
 }
 
 
-#: failures that belong to other open work, each recognised by its error text, never by its id alone
-PENDING = {
-    # 3.15's zipimport reads Zstandard members (PEP 784); zrun's archive reader does not yet
-    "compression method 93 (zstandard) is not supported": "ZStdCompressedZipImportTestCase",
-    # 3.15 filters SyntaxWarnings by the module being compiled (REFERENCE.md section 5), the interpreters' issue
-    "SyntaxError: invalid decimal literal": "test_import_filter_syntax_warnings_by_module",
-}
-
-
-def pending(test_id: str, error: str) -> bool:
-    return sys.version_info >= (3, 15) and any(text in error and where in test_id for text, where in PENDING.items())
-
-
 def documented(test_id: str) -> str:
     """The explanation for ``module.Class.test``; every compression variant shares one."""
     cls, method = test_id.split(".")[-2:]
@@ -60,8 +47,8 @@ def test_cpython_zip_import_suites_pass_but_for_documented_differences(tmp_path:
     report = json.loads(report_file.read_text(encoding="utf-8"))
     assert report["ran"] > 150
     assert len(report["served_passes"]) > 80, "zrun's loader served too few of CPython's zip-import tests"
-    undocumented = {test_id: why for test_id, why in report["broken"].items() if not documented(test_id) and not pending(test_id, why)}
+    undocumented = {test_id: why for test_id, why in report["broken"].items() if not documented(test_id)}
     assert not undocumented, f"zrun differs from zipimport, undocumented: {json.dumps(undocumented, indent=1)}"
     compatibility = (HERE.parent / "docs" / "compatibility.md").read_text(encoding="utf-8")
-    for test_id, why in report["broken"].items():
-        assert pending(test_id, why) or documented(test_id) in compatibility, test_id
+    for test_id in report["broken"]:
+        assert documented(test_id) in compatibility, test_id
