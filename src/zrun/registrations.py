@@ -201,11 +201,25 @@ def _pkg_resources(pkg_resources: ModuleType) -> None:
                 return target
             data = self._entries.read(path)
             if not os.path.isfile(target) or os.path.getsize(target) != len(data):
-                from .cache import write_atomically
-
                 os.makedirs(os.path.dirname(target), exist_ok=True)
-                write_atomically(target, data, 0o644)
+                _write_whole(target, data)
             return target
 
     for kind in loader_types():
         pkg_resources.register_loader_type(kind, SourceProvider)
+
+
+def _write_whole(path: str, data: bytes) -> None:
+    """A temporary file beside ``path`` renamed over it: a concurrent reader sees all of it or none."""
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".zrun-")
+    try:
+        with os.fdopen(fd, "wb") as stream:
+            stream.write(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
