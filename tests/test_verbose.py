@@ -41,7 +41,7 @@ def test_reports_each_module_and_the_cache(zrun_cli: Launcher, tmp_path: Path) -
     stored = "compiled (cache miss), stored in zrun's cache"
     assert re.fullmatch(rf"module vpkg from {re.escape(str(archive))} \(vpkg/__init__\.py\): {re.escape(stored)}, \d+\.\d\d ms", lines[2])
     assert lines[3].startswith(f"module vpkg.main from {archive} (vpkg/main.py): {stored}, ")
-    assert lines[4] == f"main module vpkg.main: {archive}/vpkg/main.py (ModuleLoader)"
+    assert lines[4] == f"main module vpkg.main: {archive}/vpkg/main.py (ArchiveLoader)"  # a zipimporter subclass
     assert lines[5].startswith(f"module vpkg.helper from {archive} (vpkg/helper.py): {stored}, ")
     assert lines[6] == f"done: 3 modules from zrun's loader (0 from the cache, 3 compiled, 3 stored); cache: {tmp_path / 'cache'}"
     second = reports(zrun_cli("--verbose", "app.zip:vpkg.main", cwd=tmp_path, env=env).stderr)
