@@ -46,6 +46,16 @@ _EXPORTS = {
     "BadMetadata": "errors",
     "BundleError": "errors",
     "ExtensionInArchive": "errors",
+    "Workers": "workers.pool",
+    "ProcessWorker": "workers.process",
+    "InterpreterWorker": "workers.interpreter",
+    "Limits": "workers.limits",
+    "WorkerError": "workers.errors",
+    "WorkerDied": "workers.errors",
+    "WorkerTimeout": "workers.errors",
+    "NotIsolatable": "workers.errors",
+    "PluginError": "workers.errors",
+    "RemoteTraceback": "workers.errors",
 }
 
 __all__ = [
@@ -56,11 +66,17 @@ __all__ = [
     "CorruptArchive",
     "ExtensionInArchive",
     "FrozenSource",
+    "InterpreterWorker",
+    "Limits",
     "LockTimeout",
     "MemberTooLarge",
     "MemorySource",
     "NotAnArchive",
+    "NotIsolatable",
     "NotRunnable",
+    "PluginError",
+    "ProcessWorker",
+    "RemoteTraceback",
     "Runnable",
     "SYS_LOCK",
     "Scope",
@@ -69,6 +85,10 @@ __all__ = [
     "Target",
     "TargetError",
     "UnsupportedMember",
+    "WorkerDied",
+    "WorkerError",
+    "WorkerTimeout",
+    "Workers",
     "ZipSource",
     "ZrunError",
     "discover",
@@ -109,6 +129,11 @@ if TYPE_CHECKING:
     from .sysstate import SYS_LOCK, SysState
     from .target import Target
     from .target import parse as parse_target
+    from .workers.errors import NotIsolatable, PluginError, RemoteTraceback, WorkerDied, WorkerError, WorkerTimeout
+    from .workers.interpreter import InterpreterWorker
+    from .workers.limits import Limits
+    from .workers.pool import Workers
+    from .workers.process import ProcessWorker
     from .zipsource import ZipSource
 
 
