@@ -103,8 +103,13 @@ class Workers:
 
     def start(self) -> None:
         """Start every worker now (in parallel) rather than on first use."""
-        for future in [self._executor.submit(self._start_one) for _ in range(self.size)]:
-            future.result()
+        with self._lock:
+            missing = self.size - len(self._live)
+        for future in [self._executor.submit(self.kind, self.limits) for _ in range(missing)]:
+            worker = future.result()
+            with self._lock:
+                self._live.add(worker)
+                self._idle.append(worker)
 
     @property
     def workers(self) -> List[int]:
@@ -146,9 +151,6 @@ class Workers:
             if self.fallback is None:
                 raise
         return self._fallback_pool()._perform(blob, what, timeout)
-
-    def _start_one(self) -> None:
-        self._give_back(self._take())
 
     def _take(self) -> Worker:
         with self._lock:
