@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-from workers_plugin import FILES
 
 import zrun
+from workers_plugin import FILES
 from zrun.workers.task import ship
 
 INTERPRETERS = zrun.InterpreterWorker.available()
@@ -103,7 +103,7 @@ def test_sys_exit_comes_back_as_system_exit(pool: zrun.Workers) -> None:
 
 
 def test_zrun_errors_keep_their_type(pool: zrun.Workers, tmp_path: Path) -> None:
-    with pytest.raises(zrun.NotRunnable, match="No module named leaky.absent"):
+    with pytest.raises(zrun.NotRunnable, match=r"No module named leaky\.absent"):
         pool.call("leaky.absent:main")
     missing = tmp_path / "missing.zip"
     with pytest.raises(zrun.ArchiveNotFound) as caught:
@@ -162,7 +162,8 @@ def test_environment(pool: zrun.Workers) -> None:
     name = "ZRUN_TEST_WORKER_ENV"
     assert pool.call("leaky:set_environ", name) == "plugin"
     assert name not in os.environ
-    child = subprocess.run([sys.executable, "-c", f"import os; print(os.environ.get({name!r}))"], capture_output=True, text=True, timeout=60)
+    command = [sys.executable, "-c", f"import os; print(os.environ.get({name!r}))"]
+    child = subprocess.run(command, capture_output=True, text=True, timeout=60)
     os.unsetenv(name)
     # A sub-interpreter has its own os.environ, but its putenv() changes the process's C environment,
     # which children the host starts without env= inherit.

@@ -9,10 +9,10 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import SRC, write_zip
-from workers_plugin import FILES
 
 import zrun
+from conftest import SRC, write_zip
+from workers_plugin import FILES
 
 pytestmark = [
     pytest.mark.skipif(not zrun.InterpreterWorker.available(), reason="concurrent.interpreters needs CPython 3.14+"),

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-from workers_plugin import FILES
 
 import zrun
+from workers_plugin import FILES
 
 LEAKY = zrun.MemorySource(FILES, name="leaky")
 POSIX = hasattr(os, "killpg")

@@ -2,6 +2,7 @@
 
     python build_plugins.py /tmp/plugins
     python host.py /tmp/plugins [--demo-reload]
+    python host.py /tmp/plugins --parallel process|interpreter    # isolated workers (parallel.py)
 
 Every archive in the folder is a plugin. Its runnable entries are listed
 without running any plugin code; then each plugin runs in its own scope,
@@ -101,7 +102,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folder", help="folder of plugin archives")
     parser.add_argument("--demo-reload", action="store_true", help="rebuild greeter as version 2.0 and run again")
+    parser.add_argument("--parallel", choices=["process", "interpreter"],
+                        help="run every plugin at once in isolated workers instead (interpreter: Python 3.14+)")
     args = parser.parse_args(argv)
+    if args.parallel:
+        import parallel
+
+        intact = parallel.run_parallel(args.folder, args.parallel)
+        return 0 if intact and host_is_intact() else 1
     host = PluginHost(args.folder)
     host.run_all()
     if args.demo_reload:

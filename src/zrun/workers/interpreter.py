@@ -18,7 +18,7 @@ from typing import Any, List, Optional, Tuple
 
 from .errors import WorkerError, WorkerTimeout
 from .limits import Limits
-from .task import serve
+from .task import serve, warm
 
 #: Give the new interpreter the host's current sys.path (a tuple is shareable, a list is not).
 _ADOPT_PATH = "import sys; sys.path[:] = path"
@@ -51,8 +51,15 @@ class InterpreterWorker:
         self._interp.exec(_ADOPT_PATH)
         self._lock = threading.Lock()
         self._abandoned = False
+        self._ready = False
         self.tasks = 0
         self.alive = True
+
+    def ready(self, timeout: Optional[float] = None) -> None:
+        """Import what tasks need in the interpreter, once."""
+        if not self._ready:
+            self._interp.call(warm)
+            self._ready = True
 
     @property
     def ident(self) -> int:
@@ -62,6 +69,7 @@ class InterpreterWorker:
 
     def perform(self, blob: bytes, timeout: Optional[float], what: str) -> bytes:
         """Run one task in the interpreter; with a timeout, from a thread that may be left behind."""
+        self.ready()
         self.tasks += 1
         if timeout is None:
             return self._call(blob)

@@ -102,10 +102,10 @@ class Workers:
         return self._submit(RunTarget(target, tuple(argv), shipped), timeout)
 
     def start(self) -> None:
-        """Start every worker now (in parallel) rather than on first use."""
+        """Start every worker now, in parallel, and return once all can serve."""
         with self._lock:
             missing = self.size - len(self._live)
-        for future in [self._executor.submit(self.kind, self.limits) for _ in range(missing)]:
+        for future in [self._executor.submit(self._new) for _ in range(missing)]:
             worker = future.result()
             with self._lock:
                 self._live.add(worker)
@@ -151,6 +151,11 @@ class Workers:
             if self.fallback is None:
                 raise
         return self._fallback_pool()._perform(blob, what, timeout)
+
+    def _new(self) -> Worker:
+        worker = self.kind(self.limits)
+        worker.ready()
+        return worker
 
     def _take(self) -> Worker:
         with self._lock:

@@ -16,7 +16,7 @@ from typing import Any, Optional
 
 from .errors import WorkerDied, WorkerTimeout
 from .limits import Limits
-from .task import serve
+from .task import serve, warm
 
 
 class ProcessWorker:
@@ -36,6 +36,7 @@ class ProcessWorker:
         self._process: Any = context.Process(target=_main, args=(child, limits), name="zrun-worker")
         self._process.start()
         child.close()
+        self._ready = False
         self.tasks = 0
         self.alive = True
 
@@ -45,10 +46,27 @@ class ProcessWorker:
         pid: int = self._process.pid
         return pid
 
+    def ready(self, timeout: Optional[float] = None) -> None:
+        """Wait until the worker has started and can serve (its first message)."""
+        from multiprocessing.connection import wait
+
+        if self._ready:
+            return
+        try:
+            if self._conn in wait([self._conn, self._process.sentinel], timeout):
+                self._conn.recv_bytes()
+                self._ready = True
+                return
+        except (EOFError, OSError):
+            pass
+        self.kill()
+        raise WorkerDied(f"worker process {self.ident} did not start ({describe(self._process.exitcode)})", self._process.exitcode)
+
     def perform(self, blob: bytes, timeout: Optional[float], what: str) -> bytes:
         """Send one task and wait for its outcome, its timeout, or the worker's death."""
         from multiprocessing.connection import wait
 
+        self.ready()
         self.tasks += 1
         try:
             self._conn.send_bytes(blob)
@@ -110,6 +128,8 @@ def _main(conn: Any, limits: Optional[Limits]) -> None:
         os.setpgrp()
     if limits:
         limits.apply()
+    warm()
+    conn.send_bytes(b"")  # ready
     while True:
         try:
             blob = conn.recv_bytes()

@@ -23,6 +23,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 from ..engine import Entry
 from ..errors import ArchiveError
 from ..frozen import FrozenSource
+from ..isolation import preload
 from ..scope import Scope
 from ..source import MemorySource, Source
 from ..target import parse
@@ -99,6 +100,11 @@ class RunTarget:
 
 
 Task = Union[Call, RunTarget]
+
+
+def warm() -> None:
+    """Import what :func:`serve` needs now, so that a worker's first task is not its slowest."""
+    preload()
 
 
 def serve(blob: bytes) -> bytes:
