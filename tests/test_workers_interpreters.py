@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Optional
 
 import pytest
 
@@ -30,10 +31,14 @@ print("host survived")
 """
 
 
-def single_phase_available() -> bool:
+def refused_extension() -> Optional[str]:
+    """An extension of this Python that sub-interpreters refuse (single-phase init): CPython's test one, else the stdlib's."""
     import importlib.util
 
-    return importlib.util.find_spec("_testsinglephase") is not None
+    return next((name for name in ("_testsinglephase", "_curses", "readline") if importlib.util.find_spec(name)), None)
+
+
+REFUSED = refused_extension()
 
 
 def test_import_zrun_and_run_an_archive_in_a_plain_interpreter(tmp_path: Path) -> None:
@@ -50,21 +55,21 @@ def test_import_zrun_and_run_an_archive_in_a_plain_interpreter(tmp_path: Path) -
     assert "plug" not in sys.modules
 
 
-@pytest.mark.skipif(not single_phase_available(), reason="CPython's _testsinglephase test module is not installed")
+@pytest.mark.skipif(REFUSED is None, reason="no single-phase-init extension module installed")
 def test_an_extension_refused_by_sub_interpreters_fails_clearly_without_fallback() -> None:
     with zrun.Workers(LEAKY, worker=zrun.InterpreterWorker, size=1, fallback=None) as pool:
-        with pytest.raises(zrun.NotIsolatable, match="imports _testsinglephase, which cannot load in a sub-interpreter") as caught:
-            pool.call("leaky:single_phase")
-        assert caught.value.name == "_testsinglephase"
+        with pytest.raises(zrun.NotIsolatable, match=f"imports {REFUSED}, which cannot load in a sub-interpreter") as caught:
+            pool.call("leaky:import_extension", REFUSED)
+        assert caught.value.name == REFUSED
         assert isinstance(caught.value, ImportError) and isinstance(caught.value, zrun.ZrunError)
         assert "does not support loading in subinterpreters" in str(caught.value.__cause__)
         assert pool.call("leaky:pid") == os.getpid()  # the interpreter worker goes on serving
 
 
-@pytest.mark.skipif(not single_phase_available(), reason="CPython's _testsinglephase test module is not installed")
+@pytest.mark.skipif(REFUSED is None, reason="no single-phase-init extension module installed")
 def test_an_extension_refused_by_sub_interpreters_falls_back_to_a_process() -> None:
     with zrun.Workers(LEAKY, worker=zrun.InterpreterWorker, size=1) as pool:
-        pid = pool.call("leaky:single_phase")
+        pid = pool.call("leaky:import_extension", REFUSED)
     assert pid != os.getpid()
 
 

@@ -112,8 +112,15 @@ def test_cpu_limit_ends_the_task_and_the_worker_is_replaced() -> None:
 
 
 def test_interpreter_workers_refuse_limits() -> None:
-    with pytest.raises(zrun.WorkerError):
+    expected = "resource limits apply to the whole process" if zrun.InterpreterWorker.available() else "need CPython 3.14"
+    with pytest.raises(zrun.WorkerError, match=expected):
         zrun.Workers(LEAKY, worker=zrun.InterpreterWorker, limits=zrun.Limits(files=10))
+
+
+@pytest.mark.skipif(zrun.InterpreterWorker.available(), reason="this Python has sub-interpreters")
+def test_interpreter_workers_before_3_14_fail_clearly() -> None:
+    with pytest.raises(zrun.WorkerError, match=r"sub-interpreter workers need CPython 3\.14\+"):
+        zrun.Workers(LEAKY, worker=zrun.InterpreterWorker)
 
 
 def test_close_ends_every_worker() -> None:
