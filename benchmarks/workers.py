@@ -1,13 +1,14 @@
 """Isolated workers against zrun.Scope: start-up, call latency, and N plugins pooled vs one after another.
 
-    python benchmarks/workers.py [--plugins N] [--size K] [--work SECONDS] [--runs R]
+    python benchmarks/workers.py [--plugins N] [--size K] [--work SECONDS] [--runs R] [--rounds R]
     python benchmarks/workers.py --quick            # smoke test: tiny numbers, not a measurement
 
 Everything runs in this process (no fixtures on disk: the plugin is a
 MemorySource shipped to the workers). Levels: ``scope`` (zrun.Scope in the
 host), ``interpreter`` (3.14+ only) and ``process``. The report is a
 markdown table on stdout, with the machine's load average, because a busy
-machine shrinks the pool's gain.
+machine shrinks the pool's gain. The pool-vs-serial rounds alternate
+(serial, then each pool) and the medians are reported.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 if not __package__:  # run as a script: find zrun from the checkout when it is not installed
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
@@ -48,10 +49,11 @@ def parse(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     parser.add_argument("--size", type=int, default=os.cpu_count() or 2, help="pool size (default: the CPU count)")
     parser.add_argument("--work", type=float, default=0.25, help="CPU seconds each plugin computes (default 0.25)")
     parser.add_argument("--runs", type=int, default=11, help="rounds for start-up and latency medians (default 11)")
+    parser.add_argument("--rounds", type=int, default=5, help="alternated pool-vs-serial rounds (default 5)")
     parser.add_argument("--quick", action="store_true", help="2 plugins, tiny work, 2 rounds")
     args = parser.parse_args(argv)
     if args.quick:
-        args.plugins, args.work, args.runs = 2, 0.01, 2
+        args.plugins, args.work, args.runs, args.rounds = 2, 0.01, 2, 1
     return args
 
 
@@ -111,14 +113,17 @@ def serial(plugins: int, iterations: int) -> float:
     return time.perf_counter() - start
 
 
-def pooled(kind: type, plugins: int, iterations: int, size: int) -> float:
-    """All plugins submitted at once to a pool of ``size`` workers, start-up included."""
+def pooled(kind: type, plugins: int, iterations: int, size: int) -> Tuple[float, float]:
+    """All plugins submitted at once to a pool of ``size`` workers: wall time with and without start-up."""
     start = time.perf_counter()
     with zrun.Workers(PLUGIN, worker=kind, size=size) as pool:
+        pool.start()
+        started = time.perf_counter()
         futures = [pool.submit_call("bench_plugin:work", (iterations,)) for _ in range(plugins)]
         for future in futures:
             future.result()
-    return time.perf_counter() - start
+        done = time.perf_counter()
+    return done - start, done - started
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -134,19 +139,26 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ]
     for name, kind in found.items():
         lines.append(f"| {name} | {start_up(kind, args.runs) * 1e3:.2f} ms | {latency(kind, args.runs) * 1e6:.0f} µs |")
-    base = serial(args.plugins, iterations)
+    pools = {name: kind for name, kind in found.items() if kind is not None}
+    serial_times: List[float] = []
+    pool_times: Dict[str, List[Tuple[float, float]]] = {name: [] for name in pools}
+    for _ in range(args.rounds):
+        serial_times.append(serial(args.plugins, iterations))
+        for name, kind in pools.items():
+            pool_times[name].append(pooled(kind, args.plugins, iterations, args.size))
+    base = statistics.median(serial_times)
     lines += [
         "",
-        f"{args.plugins} plugins of ~{args.work:g} s CPU each, pool of {args.size}:",
+        f"{args.plugins} plugins of ~{args.work:g} s CPU each, pool of {args.size}, medians of {args.rounds} alternated rounds:",
         "",
-        "| how | wall time | speed-up over serial |",
-        "|---|---|---|",
-        f"| serial, zrun.Scope in the host | {base:.3f} s | 1.00x |",
+        "| how | wall time | speed-up over serial | without worker start-up | speed-up |",
+        "|---|---|---|---|---|",
+        f"| serial, zrun.Scope in the host | {base:.3f} s | 1.00x | | |",
     ]
-    for name, kind in found.items():
-        if kind is not None:
-            wall = pooled(kind, args.plugins, iterations, args.size)
-            lines.append(f"| pool of {args.size} {name} workers | {wall:.3f} s | {base / wall:.2f}x |")
+    for name, times in pool_times.items():
+        cold = statistics.median(t[0] for t in times)
+        warm = statistics.median(t[1] for t in times)
+        lines.append(f"| pool of {args.size} {name} workers | {cold:.3f} s | {base / cold:.2f}x | {warm:.3f} s | {base / warm:.2f}x |")
     print("\n".join(lines))
     return 0
 

@@ -206,3 +206,46 @@ def test_per_task_sources_override_the_pool(pool: zrun.Workers) -> None:
 def test_arguments_that_do_not_pickle_fail_in_the_host(pool: zrun.Workers) -> None:
     with pytest.raises(zrun.WorkerError, match="do not pickle"):
         pool.call("leaky:echo", lambda: None)
+
+
+# The Scope column of the table: the same plugin, in the host, leaks what a scope cannot put back.
+
+
+@pytest.fixture
+def scope() -> Iterator[zrun.Scope]:
+    with zrun.Scope(LEAKY) as entered:
+        yield entered
+
+
+def test_scope_lets_stdlib_patches_atexit_signals_environment_and_descriptors_leak(scope: zrun.Scope, tmp_path: Path) -> None:
+    dumps, handler, callbacks = json.dumps, signal.getsignal(signal.SIGUSR1), atexit._ncallbacks()  # type: ignore[attr-defined]
+    name = "ZRUN_TEST_SCOPE_ENV"
+    path = tmp_path / "file"
+    path.write_text("x")
+    fds = len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else None
+    try:
+        assert scope.call("leaky:patch", "json", "dumps") == "patched" and json.dumps is not dumps
+        scope.call("leaky:register_atexit", str(tmp_path / "atexit"))
+        assert atexit._ncallbacks() == callbacks + 1  # type: ignore[attr-defined]
+        scope.call("leaky:set_signal")
+        assert signal.getsignal(signal.SIGUSR1) is not handler
+        scope.call("leaky:set_environ", name)
+        assert os.environ[name] == "plugin"
+        fd = scope.call("leaky:open_fd", str(path))
+        if fds is not None:
+            assert len(os.listdir("/proc/self/fd")) == fds + 1
+        os.close(fd)
+    finally:
+        json.dumps = dumps
+        atexit.unregister(scope.import_module("leaky")._touch)
+        signal.signal(signal.SIGUSR1, handler)
+        os.environ.pop(name, None)
+
+
+def test_scope_restores_the_recursion_limit_and_leaves_threads_running() -> None:
+    limit = sys.getrecursionlimit()
+    with zrun.Scope(LEAKY) as scope:
+        scope.call("leaky:set_recursion_limit", limit + 7)
+        names = scope.call("leaky:start_thread", 0.2)
+    assert sys.getrecursionlimit() == limit
+    assert "plugin-thread" in names and "plugin-thread" in [thread.name for thread in threading.enumerate()]
