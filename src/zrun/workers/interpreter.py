@@ -47,7 +47,7 @@ class InterpreterWorker:
 
     def __init__(self, limits: Optional[Limits] = None) -> None:
         self._interp: Any = _interpreters().create()
-        self._interp.prepare_main(path=tuple(sys.path))
+        self._interp.prepare_main(path=tuple(entry for entry in sys.path if isinstance(entry, str)))
         self._interp.exec(_ADOPT_PATH)
         self._lock = threading.Lock()
         self._abandoned = False
