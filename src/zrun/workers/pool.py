@@ -105,11 +105,18 @@ class Workers:
         """Start every worker now, in parallel, and return once all can serve."""
         with self._lock:
             missing = self.size - len(self._live)
+        failures = []
         for future in [self._executor.submit(self._new) for _ in range(missing)]:
-            worker = future.result()
+            try:
+                worker = future.result()
+            except WorkerError as exc:  # keep the workers that did start; report the first that did not
+                failures.append(exc)
+                continue
             with self._lock:
                 self._live.add(worker)
                 self._idle.append(worker)
+        if failures:
+            raise failures[0]
 
     @property
     def workers(self) -> List[int]:
