@@ -260,3 +260,13 @@ def test_scope_restores_the_recursion_limit_and_leaves_threads_running() -> None
         names = scope.call("leaky:start_thread", 0.2)
     assert sys.getrecursionlimit() == limit
     assert "plugin-thread" in names and "plugin-thread" in [thread.name for thread in threading.enumerate()]
+
+
+def test_workers_get_the_host_sys_path_as_it_is_when_they_start(level: Any, tmp_path: Path) -> None:
+    (tmp_path / "host_side_module.py").write_text("")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        with zrun.Workers(LEAKY, worker=level, size=1) as workers:
+            assert isinstance(workers.call("leaky:import_named", "host_side_module"), int)
+    finally:
+        sys.path.remove(str(tmp_path))

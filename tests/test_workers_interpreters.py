@@ -59,7 +59,7 @@ def test_import_zrun_and_run_an_archive_in_a_plain_interpreter(tmp_path: Path) -
 def test_an_extension_refused_by_sub_interpreters_fails_clearly_without_fallback() -> None:
     with zrun.Workers(LEAKY, worker=zrun.InterpreterWorker, size=1, fallback=None) as pool:
         with pytest.raises(zrun.NotIsolatable, match=f"imports {REFUSED}, which cannot load in a sub-interpreter") as caught:
-            pool.call("leaky:import_extension", REFUSED)
+            pool.call("leaky:import_named", REFUSED)
         assert caught.value.name == REFUSED
         assert isinstance(caught.value, ImportError) and isinstance(caught.value, zrun.ZrunError)
         assert "does not support loading in subinterpreters" in str(caught.value.__cause__)
@@ -69,7 +69,7 @@ def test_an_extension_refused_by_sub_interpreters_fails_clearly_without_fallback
 @pytest.mark.skipif(REFUSED is None, reason="no single-phase-init extension module installed")
 def test_an_extension_refused_by_sub_interpreters_falls_back_to_a_process() -> None:
     with zrun.Workers(LEAKY, worker=zrun.InterpreterWorker, size=1) as pool:
-        pid = pool.call("leaky:import_extension", REFUSED)
+        pid = pool.call("leaky:import_named", REFUSED)
     assert pid != os.getpid()
 
 

@@ -142,7 +142,7 @@ def spin():
         pass
 
 
-def import_extension(name):
+def import_named(name):
     importlib.import_module(name)
     return os.getpid()
 '''
