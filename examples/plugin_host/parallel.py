@@ -82,7 +82,7 @@ def run_parallel(folder: str, level: str, size: int = 4, timeout: float = 60) ->
             track(name, "__main__", pool.submit_run("__main__", sources=[source]))
         for plugin, entry, future, clock in tasks:
             status, detail = outcome(future)
-            print(f"{plugin}: {entry} -> {status}: {detail}  [{(clock[-1] - clock[0]) * 1e3:.0f} ms]")
+            print(f"{plugin}: {entry} -> {status}: {detail}  [{(clock[-1] - clock[0]) * 1e3:.0f} ms]", flush=True)
     wall = time.perf_counter() - started
     after = (json.dumps, dict(os.environ), sys.getrecursionlimit(), threading.active_count())
     intact = after == before and json.dumps({}) == "{}"
