@@ -86,7 +86,7 @@ def test_timeout_gives_up_on_the_interpreter_and_replaces_it() -> None:
         first = pool.workers
         started = time.monotonic()
         with pytest.raises(zrun.WorkerTimeout, match="cannot be stopped"):
-            pool.submit_call("leaky:sleep", (1.0,), timeout=0.2).result()
-        assert time.monotonic() - started < 0.9
+            pool.submit_call("leaky:sleep", (2.0,), timeout=0.2).result()
+        assert time.monotonic() - started < 1.8  # well before the plugin returns
         assert pool.call("leaky:echo", 1) == {"args": [1], "kwargs": {}}
         assert pool.workers != first and pool.replaced == 1
