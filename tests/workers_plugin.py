@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Dict
 
-LEAKY = '''\
+LEAKY = """\
 import atexit
 import importlib
 import os
@@ -145,9 +145,9 @@ def spin():
 def import_named(name):
     importlib.import_module(name)
     return os.getpid()
-'''
+"""
 
-INFO = '''\
+INFO = """\
 import sys
 
 if sys.version_info < (3, 10):
@@ -163,15 +163,15 @@ def info(argument):
         "data": files("leaky").joinpath("data.txt").read_text(),
         "argument": argument,
     }
-'''
+"""
 
-MAIN = '''\
+MAIN = """\
 import sys
 
 from . import _touch
 
 _touch(sys.argv[1])
-'''
+"""
 
 FILES: Dict[str, str] = {
     "leaky/__init__.py": LEAKY,
