@@ -528,7 +528,6 @@ def test_bundle_too_big_for_the_memory_left(tmp_path: Path) -> None:
     assert (result.returncode, result.stderr) == (1, f"zrun: error: {bundle}: not enough memory to read the bundle ({300 << 20} bytes)\n")
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12 item 3: zrun's lazy imports (compression.zstd, bz2, ...) go through the run's sources")
 def test_archive_cannot_supply_the_zstandard_decompressor(tmp_path: Path, zrun_cli: Launcher) -> None:
     """An archive's own ``compression``/``backports`` package must not be what zrun imports to read its Zstandard member."""
     from zrun.archive import zstd_module

@@ -15,6 +15,7 @@ import struct
 import zlib
 
 from .errors import ArchiveError, ArchiveNotFound, CorruptArchive, MemberTooLarge, UnsupportedMember
+from .stdlib import own_import, stdlib
 from .zipindex import Member, read_index
 
 TYPE_CHECKING = False
@@ -295,10 +296,11 @@ def _inflate(path: str, name: str, raw: bytes, limit: int) -> bytes:
 
 def _bunzip2(path: str, name: str, raw: bytes, limit: int) -> bytes:
     try:
-        import bz2
+        bz2 = stdlib("bz2")
     except ImportError:
         raise UnsupportedMember(path, "bzip2 member, but this Python lacks bz2", name) from None
-    return bz2.BZ2Decompressor().decompress(raw, limit)
+    out: bytes = bz2.BZ2Decompressor().decompress(raw, limit)
+    return out
 
 
 def _unzstd(path: str, name: str, raw: bytes, limit: int) -> bytes:
@@ -330,11 +332,9 @@ def zstd_module(path: str = "", name: Optional[str] = None) -> ModuleType:
     Neither is imported at start-up: most archives hold no Zstandard member.
     Without both, the member is refused by name, saying what to install.
     """
-    import importlib
-
-    for module in ("compression.zstd", "backports.zstd"):
+    for module, load in (("compression.zstd", stdlib), ("backports.zstd", own_import)):  # never the archive's own
         try:
-            return importlib.import_module(module)
+            return load(module)
         except ImportError:
             pass
     raise UnsupportedMember(path, "compression method 93 (zstandard) needs Python 3.14+ or the backports.zstd package "
@@ -344,16 +344,17 @@ def zstd_module(path: str = "", name: Optional[str] = None) -> ModuleType:
 def _unlzma(path: str, name: str, raw: bytes, limit: int) -> bytes:
     """Zip's LZMA: version (2 bytes), props size (2, LE), props, raw LZMA1 data."""
     try:
-        import lzma
+        lzma = stdlib("lzma")
     except ImportError:
         raise UnsupportedMember(path, "lzma member, but this Python lacks lzma", name) from None
     if len(raw) < 4:
         raise CorruptArchive(path, "lzma header is truncated", name)
     psize = raw[2] | raw[3] << 8
-    decode_props = lzma._decode_filter_properties  # type: ignore[attr-defined]  # zipfile's own; not in typeshed
+    decode_props = lzma._decode_filter_properties  # zipfile's own; not in typeshed
     try:
         props = decode_props(lzma.FILTER_LZMA1, raw[4:4 + psize])
-        return lzma.LZMADecompressor(lzma.FORMAT_RAW, filters=[props]).decompress(raw[4 + psize:], limit)
+        out: bytes = lzma.LZMADecompressor(lzma.FORMAT_RAW, filters=[props]).decompress(raw[4 + psize:], limit)
+        return out
     except lzma.LZMAError as e:
         raise CorruptArchive(path, f"lzma data is damaged: {e}", name) from e
 

@@ -22,6 +22,7 @@ from types import CodeType
 
 from . import __version__, cacheroot
 from .cacheroot import Untrusted
+from .stdlib import stdlib
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -152,10 +153,10 @@ def digest(*parts: Any) -> str:
 
 def _hash(data: bytes) -> str:
     if not _blake2b:
-        try:
-            from _blake2 import blake2b  # the C module: hashlib would load OpenSSL (~3 ms)
+        try:  # the C module: hashlib would load OpenSSL (~3 ms); stdlib(): never an archive's
+            blake2b = stdlib("_blake2").blake2b
         except ImportError:  # pragma: no cover - builds without _blake2
-            from hashlib import blake2b
+            blake2b = stdlib("hashlib").blake2b
         _blake2b.append(blake2b)
     return str(_blake2b[0](_SALT + data, digest_size=20).hexdigest())
 
@@ -235,8 +236,7 @@ def load(kind: str, key: str) -> Optional[memoryview]:
         return None
     except OSError:
         return None
-    import zlib
-
+    zlib = stdlib("zlib")
     body = memoryview(data)[16:]
     if data[:8] != _HEAD or int.from_bytes(data[8:12], "little") != len(body):
         return None
@@ -248,8 +248,7 @@ def store(kind: str, key: str, payload: bytes) -> None:
     found = root()
     if found is None or found.path in _unwritable:
         return
-    import zlib
-
+    zlib = stdlib("zlib")
     head = _HEAD + len(payload).to_bytes(4, "little") + zlib.crc32(payload).to_bytes(4, "little")
     shard = f"{kind}/{key[:2]}"
     try:

@@ -332,8 +332,9 @@ def _strip_ours(exc: BaseException, seen: Set[int]) -> None:
 
 def _die_of_sigint() -> int:
     """End as an interrupted Python does: killed by SIGINT, where the platform allows."""
-    import signal
+    from .stdlib import stdlib
 
+    signal = stdlib("signal")
     if hasattr(signal, "SIGINT") and hasattr(os, "kill") and os.name == "posix":
         sys.stdout.flush()
         sys.stderr.flush()

@@ -57,6 +57,7 @@ from importlib.machinery import ExtensionFileLoader, ModuleSpec  # loaded alread
 from . import cache, cacheroot
 from .cacheroot import Untrusted
 from .errors import ArchiveError, ExtensionInArchive
+from .stdlib import stdlib
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -229,10 +230,10 @@ def _write_member(found: Root, rel: str, want: Wanted) -> None:
 def _lock(found: Root, rel: str, timeout: float) -> Optional[int]:
     """A descriptor holding an exclusive flock on ``rel``, or ``None`` (no fcntl, timeout, error)."""
     try:
-        import fcntl
+        fcntl = stdlib("fcntl")
     except ImportError:  # Windows: no lock, the rename alone keeps extraction correct
         return None
-    import time
+    time = stdlib("time")
 
     try:
         fd = found.open(rel, os.O_RDWR | os.O_CREAT, 0o600)
@@ -269,10 +270,7 @@ def _touch(found: Root, folder: str) -> str:
 def _private_root() -> Root:
     """A fresh folder of the user's own in the temporary directory, checked like the cache, removed at exit."""
     if not _private:
-        import atexit
-        import shutil
-        import tempfile
-
+        atexit, shutil, tempfile = stdlib("atexit"), stdlib("shutil"), stdlib("tempfile")
         path = tempfile.mkdtemp(prefix="zrun-ext-")
         try:
             found = cacheroot.open_root(path, create=False)

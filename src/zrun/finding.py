@@ -17,6 +17,7 @@ from .bytecode import BadBytecode, code_from_pyc, compile_source
 from .errors import ArchiveError, MissingPath, NotAnArchive, NotRunnable
 from .loader import SearchFirst, searched_first
 from .source import Source
+from .stdlib import OWN, stdlib
 
 TYPE_CHECKING = False  # typing costs milliseconds at start-up; only checkers need it
 if TYPE_CHECKING:
@@ -116,9 +117,7 @@ def module_details(mod_name: str) -> Details:
                 raise
         existing = sys.modules.get(mod_name)
         if existing is not None and not hasattr(existing, "__path__"):
-            import warnings
-
-            warnings.warn(
+            stdlib("warnings").warn(
                 RuntimeWarning(
                     f"{mod_name!r} found in sys.modules after import of package {pkg_name!r}, "
                     f"but prior to execution of {mod_name!r}; this may result in unpredictable behaviour"
@@ -232,8 +231,16 @@ def _script(path: str, module: str) -> Tuple[CodeType, bool]:
 
 
 def evict(names: List[str]) -> List[str]:
-    """Drop ``names`` and their submodules from ``sys.modules``; return what was dropped."""
-    dropped = [key for key in list(sys.modules) if any(key == name or key.startswith(name + ".") for name in names)]
+    """Drop ``names`` and their submodules from ``sys.modules``; return what was dropped.
+
+    The running zrun's own modules are never dropped: its lazy imports must
+    keep finding its own code (an archive's ``zrun`` would answer otherwise).
+    """
+    dropped = [
+        key
+        for key in list(sys.modules)
+        if any(key == name or key.startswith(name + ".") for name in names) and key.partition(".")[0] != OWN
+    ]
     for key in dropped:
         del sys.modules[key]
     return dropped

@@ -19,6 +19,7 @@ from types import CodeType, ModuleType
 
 from .bytecode import compile_cached, compile_source, shipped_pyc_code, source_text, sourceless_code
 from .source import Source, registered
+from .stdlib import OWN, in_own_work
 from .tracebacks import register
 
 TYPE_CHECKING = False
@@ -34,6 +35,8 @@ class SourceFinder:
         self.prefix = prefix
 
     def find_spec(self, fullname: str, target: Optional[ModuleType] = None) -> Optional[ModuleSpec]:
+        if _own(fullname) or in_own_work():  # zrun's own code and imports never come from a source
+            return None
         if not _refreshed(self.source):
             return None
         return find_in(self.source, fullname, self.prefix + fullname.rpartition(".")[2])
@@ -84,13 +87,15 @@ class SearchFirst:
 
     Only top-level names are answered; submodules follow their package's
     ``__path__``, so a host package of the same name keeps its submodules.
+    ``zrun`` itself is never answered, and nothing is while zrun imports for
+    itself (:func:`zrun.stdlib.in_own_work`): a source cannot replace zrun's code.
     """
 
     def __init__(self, entries: Sequence[Union[str, Source]]) -> None:
         self.entries = list(entries)
 
     def find_spec(self, fullname: str, path: Optional[Sequence[str]] = None, target: Optional[ModuleType] = None) -> Optional[ModuleSpec]:
-        if path is not None:
+        if path is not None or fullname == OWN or in_own_work():
             return None
         from .namespaces import find_across  # namespace portions of several entries merge (PEP 420)
 
@@ -107,6 +112,9 @@ class SearchFirst:
 
         return find_distributions(self.entries, context)
 
+    def __repr__(self) -> str:
+        return f"<SearchFirst {self.entries!r}>"
+
 
 def _finder_of(entry: Union[str, Source]) -> Callable[[str], Optional[ModuleSpec]]:
     if isinstance(entry, str):
@@ -119,14 +127,29 @@ def searched_first() -> List[Union[str, Source]]:
     return [entry for finder in sys.meta_path if isinstance(finder, SearchFirst) for entry in finder.entries]
 
 
+def _own(fullname: str) -> bool:
+    return fullname == OWN or fullname.startswith(OWN + ".")
+
+
+def other_zrun(entry: Union[str, Source]) -> Optional[str]:
+    """Where ``entry`` holds a top-level ``zrun`` that is not the running zrun's own files, else ``None``."""
+    if isinstance(entry, str):
+        spec = PathFinder.find_spec(OWN, [entry])
+    else:
+        spec = find_in(entry, OWN, OWN)
+    if spec is None:
+        return None
+    running = getattr(sys.modules.get(OWN), "__file__", None)
+    if spec.origin and running and os.path.realpath(spec.origin) == os.path.realpath(running):
+        return None
+    return spec.origin or (entry if isinstance(entry, str) else entry.filename(OWN))
+
+
 def location_of(entry: Union[str, Source]) -> Optional[str]:
     """The ``sys.path`` entry for a source with a real location, else ``None``."""
     if isinstance(entry, str):
         return entry
     return entry.root if entry.has_location else None
-
-    def __repr__(self) -> str:
-        return f"<SearchFirst {self.entries!r}>"
 
 
 def find_in(source: Source, fullname: str, base: str) -> Optional[ModuleSpec]:
@@ -293,7 +316,13 @@ def path_hook(entry: str) -> SourceFinder:
 
 
 def zip_path_hook(entry: str) -> SourceFinder:
-    """Path-entry hook that also claims zip files on ``sys.path`` from zipimporter."""
+    """Path-entry hook that also claims zip files on ``sys.path`` from zipimporter.
+
+    Directories and the running zrun's own package folder are refused before
+    anything is imported: zipimporter keeps serving zrun's own code.
+    """
+    if os.path.isdir(entry) or _inside_own_package(entry):
+        raise ImportError("not a zip archive for zrun", path=entry)
     try:
         return path_hook(entry)
     except ImportError:
@@ -309,6 +338,11 @@ def zip_path_hook(entry: str) -> SourceFinder:
     except ArchiveError:
         raise ImportError("not a zip archive", path=entry) from None
     return SourceFinder(source, f"{inner}/" if inner else "")
+
+
+def _inside_own_package(entry: str) -> bool:
+    folders = getattr(sys.modules.get(OWN), "__path__", ())
+    return any(entry == folder or entry.startswith((folder + "/", folder + os.sep)) for folder in folders)
 
 
 def _looks_like_zip(path: str) -> bool:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import _weakref
 import itertools
 
+from .stdlib import stdlib
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Dict, FrozenSet, Iterator, List, Mapping, Optional, Tuple, Union
@@ -167,10 +169,9 @@ class MemorySource(Source):
             raise FileNotFoundError(f"{self.filename(name)}: no such entry") from None
 
     def identity(self) -> str:
-        import hashlib
-
+        hashlib = stdlib("hashlib")
         digest = hashlib.sha256()
         for key in sorted(self._data):
             digest.update(key.encode("utf-8") + b"\0")
             digest.update(hashlib.sha256(self._data[key]).digest())
-        return digest.hexdigest()
+        return str(digest.hexdigest())

@@ -15,6 +15,7 @@ import sys
 from types import TracebackType
 
 from .imported import when_imported
+from .stdlib import stdlib
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -39,10 +40,8 @@ def register(filename: str, source: Callable[[], Optional[str]]) -> None:
 
 def print_exception(kind: Type[BaseException], value: BaseException, tb: Optional[TracebackType]) -> None:
     """``sys.excepthook`` that reads source through linecache, as 3.13's does."""
-    import linecache  # (the import hook may be gone with the run that set it)
-    import traceback
-
-    _hand_over(linecache)
+    traceback = stdlib("traceback")  # the real one, whatever the run's sources hold
+    _hand_over(traceback.linecache)
     traceback.print_exception(kind, value, tb)
 
 
