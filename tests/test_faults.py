@@ -230,12 +230,12 @@ def test_fault_while_writing_the_cache(what: str, fault: str, tmp_path: Path, mo
 
     archive = write_zip(tmp_path / "app.zip", PACKAGE)
     root = tmp_path / "cache"
+    everything = SysState(modules=True)  # before the monkeypatching, which is undone before the diff
     monkeypatch.setenv("ZRUN_CACHE_DIR", str(root))
     monkeypatch.setenv("ZRUN_NO_CACHE", "")
     monkeypatch.setattr(sys, "dont_write_bytecode", False)  # the cache writes code only then
     zrun.cache.reset()
     error = FAULTS[fault]()
-    everything = SysState(modules=True)
     try:
         fired = _fire_once(monkeypatch, zrun.cache, "write_all", error, CACHE_WRITES[what])
         raised = _outcome(lambda: zrun.run(f"{archive}:pkg.mod", isolate=True))

@@ -304,9 +304,11 @@ def _raised_by_user(exc: BaseException) -> bool:
 
 def _report(exc: BaseException, verbosity: int = 0) -> int:
     """Print the traceback of the user's frames only (all frames under ``-v``), through ``sys.excepthook``."""
+    from .tracebacks import excepthook
+
     if not verbosity:
         _strip_ours(exc, set())
-    sys.excepthook(type(exc), exc, exc.__traceback__)
+    excepthook()(type(exc), exc, exc.__traceback__)
     return 1
 
 

@@ -16,7 +16,7 @@ from types import ModuleType
 from .errors import NotRunnable
 from .finding import absolute, evict, main_details, main_script, module_details, open_location, searched_sources, with_refusals
 from .imported import register_with_registries
-from .loader import SearchFirst, location_of, other_zrun, path_hook
+from .loader import SearchFirst, insert_first, location_of, other_zrun, path_hook
 from .namespaces import merge_namespaces
 from .source import Source
 from .stdlib import OWN
@@ -181,7 +181,7 @@ class Run:
             return
         self.keep.append(entries)
         forget_finders(entry.root for entry in entries if isinstance(entry, Source))
-        sys.meta_path.insert(0, SearchFirst(entries))
+        insert_first(SearchFirst(entries))
         if self.alter_sys and any(location_of(entry) is not None for entry in entries):
             from .spawn import watch  # spawned children must find these sources too
 

@@ -13,7 +13,7 @@ import zipimport
 
 from .engine import SourceLike, as_sources
 from .imported import register_with_registries, stop_registering, watching
-from .loader import SearchFirst, path_hook, zip_path_hook
+from .loader import SearchFirst, insert_first, path_hook, zip_path_hook
 from .namespaces import merge_namespaces, stop_merging
 from .source import Source
 
@@ -50,7 +50,7 @@ def install(source: Optional[SourceLike] = None) -> Optional[Source]:
     if added not in _installed.entries:
         _installed.entries.insert(0, added)
     if _installed not in sys.meta_path:
-        sys.meta_path.insert(0, _installed)
+        insert_first(_installed)
     if path_hook not in sys.path_hooks and zip_path_hook not in sys.path_hooks:
         sys.path_hooks.insert(0, path_hook)
     merge_namespaces()

@@ -28,7 +28,9 @@ def when_imported(name: str, callback: Callable[[ModuleType], None]) -> None:
     if callback not in waiting:
         waiting.append(callback)
     if not any(isinstance(finder, _Watch) for finder in sys.meta_path):
-        sys.meta_path.insert(0, _Watch())
+        from .loader import insert_first  # loaded: zrun.loader is what imports this module
+
+        insert_first(_Watch())
 
 
 #: Libraries that keep registries of importer types; :mod:`zrun.registrations` adds zrun's once they are imported.

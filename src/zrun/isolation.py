@@ -1,8 +1,9 @@
 """What a scope must handle beyond :class:`~zrun.sysstate.SysState`.
 
-Which of the host's modules a plugin's sources shadow, the ``sys`` hooks and
-streams plugins rebind, and zrun's own lazily imported modules, which must
-be loaded before a scope starts counting what was imported inside it.
+Which of the host's modules a plugin's sources shadow, and zrun's own lazily
+imported modules, which must be loaded before a scope starts counting what
+was imported inside it. (The ``sys`` hooks and streams plugins rebind are
+SysState's: every run restores them.)
 """
 
 from __future__ import annotations
@@ -20,28 +21,6 @@ from .finding import Location
 #: Never shadowed: the import system and zrun itself must keep working inside.
 NEVER_SHADOWED = frozenset(sys.builtin_module_names) | {"__main__", "zrun"}
 _MODULE_SUFFIXES = (".py", ".pyc", *EXTENSION_SUFFIXES)
-_HOOKS = ("stdin", "stdout", "stderr", "displayhook", "excepthook", "breakpointhook", "unraisablehook", "dont_write_bytecode")
-
-
-class SysHooks:
-    """The ``sys`` streams, hooks and settings plugins rebind most, captured and put back."""
-
-    def __init__(self) -> None:
-        self.values = {name: getattr(sys, name, None) for name in _HOOKS}
-        self.limit = sys.getrecursionlimit()
-
-    def restore(self) -> None:
-        for name, value in self.values.items():
-            if getattr(sys, name, None) is not value:
-                setattr(sys, name, value)
-        if sys.getrecursionlimit() != self.limit:
-            sys.setrecursionlimit(self.limit)
-
-    def diff(self) -> List[str]:
-        lines = [f"sys.{name} replaced" for name, value in self.values.items() if getattr(sys, name, None) is not value]
-        if sys.getrecursionlimit() != self.limit:
-            lines.append(f"recursion limit changed: {self.limit} -> {sys.getrecursionlimit()}")
-        return lines
 
 
 def preload() -> None:

@@ -122,6 +122,16 @@ def _finder_of(entry: Union[str, Source]) -> Callable[[str], Optional[ModuleSpec
     return SourceFinder(entry).find_spec
 
 
+def insert_first(finder: object) -> None:
+    """Put ``finder`` first on ``sys.meta_path``, behind only the import recorders of
+    :mod:`zrun.otherthreads`, which must see every lookup of every thread."""
+    meta_path = sys.meta_path
+    at = 0
+    while at < len(meta_path) and getattr(meta_path[at], "records_imports", False):
+        at += 1
+    meta_path.insert(at, finder)  # type: ignore[arg-type]
+
+
 def searched_first() -> List[Union[str, Source]]:
     """The entries of every active :class:`SearchFirst`, in search order: a run's location and sources."""
     return [entry for finder in sys.meta_path if isinstance(finder, SearchFirst) for entry in finder.entries]

@@ -17,15 +17,15 @@ import sys
 import threading
 from contextlib import ExitStack, contextmanager
 from types import ModuleType, TracebackType
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple, Type, Union
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Type, Union
 
 from .compat import run_module
 from .engine import Entry, Run, SourceLike, as_sources
 from .errors import NotRunnable, TargetError
 from .finding import main_details
 from .imported import register_with_registries
-from .isolation import SysHooks, drop, main_location, preload, shadowed
-from .loader import SearchFirst, location_of, path_hook
+from .isolation import drop, main_location, preload, shadowed
+from .loader import SearchFirst, insert_first, location_of, path_hook
 from .lock import acquire
 from .namespaces import merge_namespaces
 from .source import Source
@@ -65,8 +65,8 @@ class Scope:
         self._depth = 0  # nesting in the owning thread; changed only under SYS_LOCK
         self._busy = 0  # parallel runs in progress
         self._closing = False
-        self._state: Optional[Tuple[SysState, SysHooks]] = None
-        self._last: Optional[Tuple[SysState, SysHooks]] = None
+        self._state: Optional[SysState] = None
+        self._last: Optional[SysState] = None
         self._before: Dict[str, ModuleType] = {}
         self._modules: List[str] = []
         self._kept: Dict[str, ModuleType] = {}  # isolate=False: what the last entry left imported
@@ -101,9 +101,9 @@ class Scope:
             SYS_LOCK.release()
 
     def _open(self) -> None:
-        state = SysState(modules=self.isolate, environ=self.restore_environ, cwd=self.restore_cwd)
+        state = self._state = SysState(modules=self.isolate, environ=self.restore_environ, cwd=self.restore_cwd, streams=True)
+        state.start()  # other threads' imports and sys.path changes are theirs, not the plugin's
         self._before = dict(sys.modules)
-        self._state = (state, SysHooks())
         try:
             for entry in self.sources:
                 if isinstance(entry, Source):
@@ -111,7 +111,7 @@ class Scope:
             hidden = shadowed(self.sources, self._before, self._kept)
             state.protect(hidden)
             drop(hidden, {})
-            sys.meta_path.insert(0, SearchFirst(self.sources))
+            insert_first(SearchFirst(self.sources))
             if path_hook not in sys.path_hooks:
                 sys.path_hooks.insert(0, path_hook)
             merge_namespaces()
@@ -123,14 +123,11 @@ class Scope:
 
     def _close(self) -> None:
         assert self._state is not None
-        state, hooks = self._last = self._state
+        state = self._last = self._state
         self._modules = self._imported()
         self._kept = {} if self.isolate else {name: sys.modules[name] for name in self._modules}
         self._state = None
-        try:
-            hooks.restore()
-        finally:
-            state.restore()
+        state.restore()
 
     @contextmanager
     def _running(self, alters_sys: bool) -> Iterator[None]:
@@ -145,7 +142,9 @@ class Scope:
                 yield
             return
         try:
-            yield
+            assert self._state is not None
+            with self._state.adopt():  # this thread's imports are the plugin's, for this call
+                yield
         finally:
             with self._guard:
                 self._busy -= 1
@@ -224,10 +223,7 @@ class Scope:
         plugin left no trace. While entered it shows the scope's own changes.
         """
         current = self._state or self._last
-        if current is None:
-            return []
-        state, hooks = current
-        return state.diff() + hooks.diff()
+        return [] if current is None else current.diff()
 
     def reload(self) -> bool:
         """Drop the scope's modules and re-read changed sources; True if any had changed."""
@@ -245,8 +241,9 @@ class Scope:
         return changed
 
     def _imported(self) -> List[str]:
-        before = self._before
-        return sorted(name for name, module in list(sys.modules.items()) if before.get(name) is not module)
+        before, state = self._before, self._state or self._last
+        theirs = state.theirs if state is not None else lambda name: False
+        return sorted(name for name, module in list(sys.modules.items()) if before.get(name) is not module and not theirs(name))
 
     def __repr__(self) -> str:
         return f"<Scope {self.sources!r}{' entered' if self._state is not None else ''}>"

@@ -5,8 +5,9 @@ zrun registers each module's source with :mod:`linecache`, which the
 (``tokenize``, ``re``), so until the target imports it the sources wait here
 and are handed over when it is imported. Before 3.13 the interpreter's
 default excepthook is written in C and only reads real files (gh-86291), so
-while it is still the default it is replaced by the ``traceback`` module's
-equivalent.
+the CLI prints through :func:`excepthook`, the ``traceback`` module's
+equivalent while ``sys.excepthook`` is still the default. ``sys.excepthook``
+itself is never replaced: a library run must give the host back its own.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from .stdlib import stdlib
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from types import ModuleType
-    from typing import Callable, Dict, Optional, Type
+    from typing import Any, Callable, Dict, Optional, Type
 
 _waiting: Dict[str, Callable[[], Optional[str]]] = {}
 
@@ -34,8 +35,13 @@ def register(filename: str, source: Callable[[], Optional[str]]) -> None:
     else:
         _waiting[filename] = source
         when_imported("linecache", _hand_over)
+
+
+def excepthook() -> Callable[[Type[BaseException], BaseException, Optional[TracebackType]], Any]:
+    """``sys.excepthook``, or :func:`print_exception` while that is the C default before 3.13."""
     if sys.version_info < (3, 13) and sys.excepthook is sys.__excepthook__:
-        sys.excepthook = print_exception
+        return print_exception
+    return sys.excepthook
 
 
 def print_exception(kind: Type[BaseException], value: BaseException, tb: Optional[TracebackType]) -> None:
