@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 import types
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, Optional, Type
+from typing import Any, Callable, Dict, Iterator, Optional, Tuple, Type
 
 import pytest
 
 import zrun
-from conftest import sys_lock_is_free, write_tree, write_zip
+from conftest import expect_ok, run_python, sys_lock_is_free, write_tree, write_zip
 from zrun.sysstate import SysState
 
 #: Every run first changes everything in sys that a run may change, then leaves by one way.
@@ -268,3 +269,143 @@ def test_missing_argv_snapshot(monkeypatch: pytest.MonkeyPatch) -> None:
         sys.argv = ["made up"]
         assert state.diff() == ["sys.argv is a different object"]
     assert not hasattr(sys, "argv")
+
+
+# --- what plugins change besides sys's lists and modules (issue 12, item 9) ---------------------
+
+
+def _settings() -> Dict[str, Tuple[str, Callable[[], str]]]:
+    """name -> (code that changes it, the diff() line expected afterwards)."""
+    interval = sys.getswitchinterval()
+    found: Dict[str, Tuple[str, Callable[[], str]]] = {
+        "tracebacklimit": ("sys.tracebacklimit = 3", lambda: "sys.tracebacklimit set to 3"),
+        "switchinterval": ("sys.setswitchinterval(0.0421)", lambda: f"switch interval changed: {interval} -> 0.0421"),
+        "environ": ("import os\nos.environ = {}", lambda: "os.environ rebound"),
+        "excepthook": ("sys.excepthook = print", lambda: "sys.excepthook replaced"),
+        "displayhook": ("sys.displayhook = print", lambda: "sys.displayhook replaced"),
+        "recursionlimit": ("sys.setrecursionlimit(sys.getrecursionlimit() + 17)", lambda: "recursion limit changed"),
+    }
+    if hasattr(sys, "set_int_max_str_digits"):  # 3.11+, 3.10.7+
+        digits = sys.get_int_max_str_digits()
+        found["int_max_str_digits"] = ("sys.set_int_max_str_digits(777)", lambda: f"int max str digits changed: {digits} -> 777")
+    return found
+
+
+SETTINGS = _settings()
+
+
+def _unchanged(before: Dict[str, Any]) -> Dict[str, Any]:
+    now = _observed()
+    return {name: (value, now[name]) for name, value in before.items() if now[name] is not value and now[name] != value}
+
+
+def _observed() -> Dict[str, Any]:
+    return {
+        "tracebacklimit": getattr(sys, "tracebacklimit", "absent"),
+        "switchinterval": sys.getswitchinterval(),
+        "environ": os.environ,
+        "excepthook": sys.excepthook,
+        "displayhook": sys.displayhook,
+        "recursionlimit": sys.getrecursionlimit(),
+        "int_max_str_digits": getattr(sys, "get_int_max_str_digits", lambda: None)(),
+    }
+
+
+@pytest.mark.parametrize("setting", sorted(SETTINGS))
+@pytest.mark.parametrize("isolate", [False, True])
+def test_runs_put_back_interpreter_settings(tmp_path: Path, setting: str, isolate: bool) -> None:
+    code, _ = SETTINGS[setting]
+    archive = write_zip(tmp_path / "settings.zip", {"set_it.py": f"import sys\n{code}\n"})
+    before, state = _observed(), SysState()
+    zrun.run(f"{archive}:set_it", isolate=isolate)
+    assert _unchanged(before) == {}
+    assert type(os.environ).__name__ == "_Environ"
+    assert state.diff() == []
+
+
+@pytest.mark.parametrize("setting", sorted(SETTINGS))
+def test_scope_reports_then_puts_back_interpreter_settings(make_tree: Any, setting: str) -> None:
+    code, line = SETTINGS[setting]
+    scope = zrun.Scope(make_tree({"set_it.py": f"import sys\n{code}\n"}).sources)
+    before = _observed()
+    with scope:
+        scope.import_module("set_it")
+        assert [entry for entry in scope.diff() if entry.startswith(line())] != [], scope.diff()
+    assert _unchanged(before) == {} and scope.diff() == []
+
+
+def test_excepthook_after_running_zip_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Loading code from a zip replaced sys.excepthook on 3.9-3.12 while it was the default, and nothing put it back."""
+    monkeypatch.setattr(sys, "excepthook", sys.__excepthook__)
+    files = {"hook_mod.py": "X = 1\n", "hook_pkg/__init__.py": "from . import sub\n", "hook_pkg/sub.py": ""}
+    archive = write_zip(tmp_path / "hook.zip", files)
+    hook = sys.excepthook
+    zrun.run(f"{archive}:hook_mod")
+    zrun.run_module("hook_pkg.sub", sources=[str(archive)], alter_sys=True)
+    assert sys.excepthook is hook
+
+
+@pytest.fixture
+def parent_pkg(tmp_path: Path, clean_sys: Any) -> Iterator[types.ModuleType]:
+    """A host package imported before the run, with one submodule imported and one not."""
+    files = {"par_pkg/__init__.py": "", "par_pkg/kept.py": "WHO = 'host'\n", "par_pkg/child.py": "WHO = 'child'\n"}
+    folder = write_tree(tmp_path / "parent", files)
+    sys.path.append(str(folder))
+    importlib.import_module("par_pkg.kept")
+    yield sys.modules["par_pkg"]
+    for name in [name for name in sys.modules if name.startswith("par_pkg")]:
+        del sys.modules[name]
+    sys.path.remove(str(folder))
+    for key in [key for key in sys.path_importer_cache if key.startswith(str(folder))]:
+        del sys.path_importer_cache[key]
+
+
+def test_dropped_submodule_leaves_its_parent_too(tmp_path: Path, parent_pkg: types.ModuleType) -> None:
+    archive = write_zip(tmp_path / "plugin.zip", {"uses_child.py": "import par_pkg.child\nSEEN = par_pkg.child.WHO\n"})
+    assert zrun.run(f"{archive}:uses_child", isolate=True)["SEEN"] == "child"
+    assert "par_pkg.child" not in sys.modules and not hasattr(parent_pkg, "child")
+    from par_pkg import child  # imports afresh: the dropped module is not handed out
+
+    assert sys.modules["par_pkg.child"] is child
+
+
+def test_replaced_submodule_comes_back_on_its_parent(tmp_path: Path, parent_pkg: types.ModuleType) -> None:
+    host_kept = sys.modules["par_pkg.kept"]
+    code = "import importlib, sys\ndel sys.modules['par_pkg.kept']\nimport par_pkg.kept\nNEW = par_pkg.kept\n"
+    archive = write_zip(tmp_path / "plugin.zip", {"reimports.py": code})
+    assert zrun.run(f"{archive}:reimports", isolate=True)["NEW"] is not host_kept
+    assert sys.modules["par_pkg.kept"] is host_kept and parent_pkg.kept is host_kept  # type: ignore[attr-defined]
+
+
+def test_from_xml_import_dom_after_a_scope(tmp_path: Path) -> None:
+    """The issue's case, in a fresh interpreter where xml.dom was never imported."""
+    code = (
+        "import sys, xml, zrun\n"
+        "assert 'xml.dom' not in sys.modules\n"
+        "with zrun.Scope([]) as scope:\n"
+        "    dropped = scope.import_module('xml.dom')\n"
+        "left = scope.diff()\n"
+        "from xml import dom\n"
+        "print(dom is not dropped, dom is sys.modules.get('xml.dom'), left)\n"
+    )
+    assert expect_ok(run_python(code, cwd=tmp_path)) == "True True []\n"
+
+
+def test_sys_state_diff_names_each_setting() -> None:
+    state = SysState()
+    limit, interval, environ = getattr(sys, "tracebacklimit", None), sys.getswitchinterval(), os.environ
+    try:
+        sys.tracebacklimit = 5
+        sys.setswitchinterval(interval * 2)
+        os.environ = dict(os.environ)  # type: ignore[assignment]  # noqa: B003 - the rebinding is the test
+        assert state.diff() == [
+            "sys.tracebacklimit set to 5",
+            f"switch interval changed: {interval} -> {interval * 2}",
+            "os.environ rebound",
+        ]
+        state.restore()
+        assert state.diff() == [] and os.environ is environ and sys.getswitchinterval() == interval
+        assert getattr(sys, "tracebacklimit", None) is limit
+    finally:
+        os.environ = environ  # noqa: B003
+        sys.setswitchinterval(interval)
