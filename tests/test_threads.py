@@ -94,10 +94,10 @@ def test_isolated_runs_keep_other_threads_imports(tmp_path: Path, fresh_modules:
         assert zrun.run(f"{archive}:thr_plugin.work", isolate=True)["RESULT"] == 42
 
     errors = hammer(work, import_all(fresh_modules, failures))
-    assert errors == []
     assert {name: repr(exc) for name, exc in failures.items()} == {}, f"{len(failures)} of {IMPORTS} imports failed"
     vanished = [name for name in fresh_modules if name not in sys.modules]
     assert vanished == [], f"{len(vanished)} of {IMPORTS} modules vanished"
+    assert errors == []
     assert not [name for name in sys.modules if name.startswith(("thr_plugin", "thr_helper"))]
     assert sys.path is path and sys.path == before and sys_lock_is_free()
 
@@ -115,10 +115,10 @@ def test_leaving_scopes_keeps_other_threads_imports(make_tree: Any, fresh_module
         assert not any(name.startswith("thr_fresh_") for name in scope.modules)
 
     errors = hammer(work, import_all(fresh_modules, failures))
-    assert errors == []
     assert {name: repr(exc) for name, exc in failures.items()} == {}, f"{len(failures)} of {IMPORTS} imports failed"
     vanished = [name for name in fresh_modules if name not in sys.modules]
     assert vanished == [], f"{len(vanished)} of {IMPORTS} modules vanished"
+    assert errors == []
 
 
 def test_runs_keep_other_threads_sys_path_changes(tmp_path: Path, clean_sys: Any) -> None:
