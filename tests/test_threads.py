@@ -10,6 +10,7 @@ import importlib
 import sys
 import threading
 import time
+from importlib.machinery import PathFinder
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List
 
@@ -111,8 +112,8 @@ def test_leaving_scopes_keeps_other_threads_imports(make_tree: Any, fresh_module
         scope = zrun.Scope(tree.sources, isolate=isolate)
         with scope:
             assert scope.import_module("thr_plugin.work").RESULT == 42
-        assert not any("thr_fresh" in line for line in scope.diff())
-        assert not any(name.startswith("thr_fresh_") for name in scope.modules)
+        theirs = [name for name in scope.modules if name.startswith("thr_fresh_")]
+        assert theirs == [], "another thread's imports counted as the plugin's"
 
     errors = hammer(work, import_all(fresh_modules, failures))
     assert {name: repr(exc) for name, exc in failures.items()} == {}, f"{len(failures)} of {IMPORTS} imports failed"
@@ -198,3 +199,41 @@ def test_nested_runs_keep_other_threads_sys_path_changes(tmp_path: Path, clean_s
     finally:
         sys.path[:] = before
         del sys.modules["thr_sync"]
+
+
+def _is_file_finder_hook(hook: Any) -> bool:
+    return "FileFinder.path_hook" in getattr(hook, "__qualname__", "")
+
+
+@pytest.mark.parametrize(("listing", "wanted"), [("meta_path", lambda item: item is PathFinder), ("path_hooks", _is_file_finder_hook)])
+def test_a_thread_walking_the_import_lists_during_a_run_reaches_every_entry(
+    tmp_path: Path, clean_sys: Any, listing: str, wanted: Callable[[Any], bool]
+) -> None:
+    """The import system walks sys.meta_path and sys.path_hooks for every import. A walk that began
+    during a run, stopped just before PathFinder (the stdlib's directory hook), goes on after the
+    run's restore: its next item must still be that one, not the one after it (a skip is a
+    ModuleNotFoundError, or ``None`` cached as a sys.path entry's finder)."""
+    archive = write_zip(tmp_path / "plugin.zip", {"thr_walked.py": "import thr_walker\nthr_walker.begin()\n"})
+    ready, go, seen = threading.Event(), threading.Event(), []
+
+    def walk() -> None:
+        items = getattr(sys, listing)
+        walker = iter(items)
+        for _ in range(next(index for index, item in enumerate(items) if wanted(item))):
+            next(walker)
+        ready.set()
+        go.wait(TIMEOUT)
+        seen.append(next(walker, None))
+
+    thread = threading.Thread(target=walk, daemon=True)
+    probe = type(sys)("thr_walker")
+    probe.begin = lambda: (thread.start(), ready.wait(TIMEOUT))  # type: ignore[attr-defined]
+    sys.modules["thr_walker"] = probe
+    try:
+        zrun.run(f"{archive}:thr_walked", isolate=True)
+        go.set()
+        thread.join(TIMEOUT)
+        assert not thread.is_alive() and len(seen) == 1 and wanted(seen[0]), seen
+    finally:
+        go.set()
+        del sys.modules["thr_walker"]

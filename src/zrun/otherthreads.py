@@ -14,10 +14,12 @@ imports, measured), and the thread's ``sys.path.append`` was undone. So a
   imports keeps all of its modules;
 - the imports in progress when the run started (a thread past ``find_spec``
   but not done): their module locks are alive in importlib's lock table;
-- changes other threads make to ``sys.path``: while the run lasts,
-  ``sys.path`` is a :class:`TrackedPath`, a ``list`` that notes what
-  other threads add and remove, so the restore puts back the snapshot *and*
-  replays their changes. The original list object comes back afterwards.
+- changes other threads make to ``sys.path``, ``sys.meta_path`` and
+  ``sys.path_hooks``: while the run lasts, each is a :class:`TrackedList`, a
+  ``list`` that stands in for the host's and notes what other threads add
+  and remove, so the restore puts back the snapshot *and* replays their
+  changes. The host's list objects come back afterwards, never changed under
+  a thread that is walking them.
 
 "The run's own" means the thread that started it, plus any thread a
 :class:`zrun.Scope` lets run inside it (:meth:`Tracking.adopt`).
@@ -33,7 +35,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from importlib.machinery import ModuleSpec
     from types import ModuleType
-    from typing import Any, Callable, ContextManager, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
+    from typing import Any, Callable, ContextManager, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
 
     Change = Tuple[bool, List[Any], bool]  # (added?, the items, at the front?)
 
@@ -64,11 +66,17 @@ class ImportRecorder:
         return "<zrun ImportRecorder>"
 
 
-class TrackedPath(list):  # type: ignore[type-arg]
-    """``sys.path`` during a run: other threads' changes are noted, the run's own are not.
+class TrackedList(list):  # type: ignore[type-arg]
+    """``sys.path``, ``meta_path`` or ``path_hooks`` during a run: other threads' changes are noted.
 
-    After :meth:`retire`, every change goes to the real list instead: a thread
-    that fetched ``sys.path`` just before the restore still reaches it.
+    The run changes this stand-in, never the host's list. A thread iterating
+    the host's list (the import system walks ``sys.meta_path`` and
+    ``sys.path_hooks`` for every import) must not see it shrink under it:
+    removing the run's finders from its front made that thread skip
+    ``PathFinder`` and fail with ``ModuleNotFoundError``, or cache ``None``
+    as the finder of a ``sys.path`` entry. After :meth:`retire`, changes go
+    to the host's list: a thread that fetched the stand-in just before the
+    restore still reaches it.
     """
 
     def __init__(self, items: Iterable[Any], threads: Set[int]) -> None:
@@ -79,10 +87,17 @@ class TrackedPath(list):  # type: ignore[type-arg]
         self.changes: List[Change] = []
 
     def retire(self, settle: Callable[[List[Change]], None], real: List[Any]) -> None:
-        """Under the lock: ``settle`` the real list from the changes noted, then forward to it."""
+        """Under the lock: ``settle`` the host's list from the changes noted, then forward to it."""
         with self._lock:
             settle(self.changes)
             self._retired = real
+
+    def absorb(self, items: List[Any], changes: List[Change]) -> None:
+        """An inner run's restore: take ``items``, and count ``changes`` as other threads' here too."""
+        with self._lock:
+            if list(self) != items:
+                list.__setitem__(self, slice(None), items)
+            self.changes += changes
 
     def __reduce_ex__(self, protocol: Any) -> Any:  # pickled (multiprocessing's spawn data) as a plain list
         return (list, (list(self),))
@@ -94,7 +109,7 @@ class TrackedPath(list):  # type: ignore[type-arg]
 def _tracked(name: str) -> Callable[..., Any]:
     method = getattr(list, name)
 
-    def change(self: TrackedPath, *args: Any) -> Any:
+    def change(self: TrackedList, *args: Any) -> Any:
         with self._lock:
             if self._retired is not None:
                 return getattr(self._retired, name)(*args)
@@ -110,7 +125,7 @@ def _tracked(name: str) -> Callable[..., Any]:
 
 
 for _name in ("append", "extend", "insert", "remove", "pop", "clear", "__setitem__", "__delitem__", "__iadd__", "__imul__"):
-    setattr(TrackedPath, _name, _tracked(_name))
+    setattr(TrackedList, _name, _tracked(_name))
 
 
 def _note(changes: List[Change], before: List[Any], after: List[Any]) -> None:
@@ -135,29 +150,31 @@ def replay(items: List[Any], changes: Iterable[Change]) -> List[Any]:
     return result
 
 
+#: The lists a run changes and other threads walk or change meanwhile.
+TRACKED = ("path", "meta_path", "path_hooks")
+
+
 class Tracking:
-    """Other threads' imports and ``sys.path`` changes, from :meth:`start` until :meth:`stop`."""
+    """Other threads' imports and list changes, from :meth:`start` until the lists are restored."""
 
     def __init__(self) -> None:
         self.threads: Set[int] = {_thread.get_ident()}
         self.recorder = ImportRecorder(self.threads)
         self.busy: Set[str] = set()
-        self.path: Optional[TrackedPath] = None
-        self._real: Optional[List[Any]] = None
-        self._outer: Optional[TrackedPath] = None  # a run inside a run: the outer run's list
-        self._mark = 0
+        self.stand_ins: Dict[str, TrackedList] = {}
+        self._real: Dict[str, List[Any]] = {}
 
     def start(self) -> None:
-        """Recorder first, then the imports already in progress: no import falls between the two."""
+        """Stand-ins for the lists, the recorder first on the new ``sys.meta_path``, then the
+        imports already in progress: no import falls between the last two."""
+        for name in TRACKED:
+            real = getattr(sys, name, None)
+            if isinstance(real, list):  # a TrackedList too: a run inside a run
+                self._real[name] = real
+                self.stand_ins[name] = TrackedList(real, self.threads)
+                setattr(sys, name, self.stand_ins[name])
         sys.meta_path.insert(0, self.recorder)
         self.busy = importing_now()
-        real = getattr(sys, "path", None)
-        if isinstance(real, TrackedPath):
-            self._outer, self._mark = real, len(real.changes)  # that list keeps noting for both
-        elif type(real) is list:
-            self._real = real
-            self.path = TrackedPath(real, self.threads)
-            sys.path = self.path
 
     def settle(self) -> None:
         """Note the imports in progress now, as restoring begins: those are theirs too."""
@@ -167,33 +184,33 @@ class Tracking:
         """True when another thread looked ``name`` up, or was importing it when the run began or ended."""
         return name in self.recorder.found or name in self.busy
 
-    def restore_path(self, snapshot: List[Any]) -> bool:
-        """The real ``sys.path`` again: the snapshot's contents plus other threads' changes.
+    def restore_list(self, name: str, snapshot: List[Any]) -> bool:
+        """``sys.<name>`` is the host's list again: the snapshot's contents plus other threads' changes.
 
-        False when there is nothing to track (``sys.path`` was missing or not a list).
+        False when this list was not tracked (missing, or not a list, at the start).
         """
-        real, tracked, outer = self._real, self.path, self._outer
-        if outer is not None:
-            outer[:] = replay(snapshot, outer.changes[self._mark :])
-            sys.path = outer
-            return True
-        if real is None or tracked is None:
+        real, stand_in = self._real.get(name), self.stand_ins.get(name)
+        if real is None or stand_in is None:
             return False
         mine = list(snapshot)
-        # Changes made straight to the real list during the run came from threads holding it: theirs.
-        direct: List[Change] = []
-        _note(direct, mine, list(real))
 
         def settle(changes: List[Change]) -> None:
-            real[:] = replay(mine, [*direct, *changes])
-            sys.path = real
+            theirs: List[Change] = []
+            _note(theirs, mine, list(real))  # made straight to the host's list: by threads holding it
+            theirs += changes
+            items = replay(mine, theirs)
+            if isinstance(real, TrackedList):
+                real.absorb(items, theirs)
+            elif list(real) != items:
+                real[:] = items
+            setattr(sys, name, real)
 
-        tracked.retire(settle, real)
+        stand_in.retire(settle, real)
         return True
 
     @contextmanager
     def adopt(self) -> Iterator[None]:
-        """Count this thread's imports and ``sys.path`` changes as the run's own while inside."""
+        """Count this thread's imports and list changes as the run's own while inside."""
         ident = _thread.get_ident()
         added = ident not in self.threads
         self.threads.add(ident)
@@ -202,7 +219,6 @@ class Tracking:
         finally:
             if added:
                 self.threads.discard(ident)
-
 
 def adopted(tracking: Optional[Tracking]) -> ContextManager[None]:
     """:meth:`Tracking.adopt`, or nothing when no tracking is going on."""

@@ -4,8 +4,9 @@ runpy manages ``argv[0]`` and one ``sys.modules`` entry and leaks the rest
 (REFERENCE §2). :class:`SysState` owns the whole set, so every way out of a
 run (return, exception, ``SystemExit``, ``KeyboardInterrupt``) restores
 through the same ``finally``. Entered (``with``), it also keeps apart what
-other threads import and add to ``sys.path`` meanwhile
-(:mod:`zrun.otherthreads`), so restoring never undoes their work.
+other threads import, and add to ``sys.path``, ``meta_path`` and
+``path_hooks``, meanwhile (:mod:`zrun.otherthreads`), so restoring never
+undoes their work.
 """
 
 from __future__ import annotations
@@ -127,8 +128,8 @@ class SysState:
 
     def _restore_list(self, name: str) -> None:
         original = self._lists[name]
-        if name == "path" and self._tracking is not None and self._tracking.restore_path(self._contents[name]):
-            return  # the snapshot's entries, and other threads' changes since
+        if self._tracking is not None and self._tracking.restore_list(name, self._contents[name]):
+            return  # the same list, with the snapshot's entries and other threads' changes since
         if original is _MISSING:
             if hasattr(sys, name):
                 delattr(sys, name)
@@ -254,10 +255,10 @@ class SysState:
         """``sys.<name>`` and its contents, without the stand-ins of :mod:`zrun.otherthreads`."""
         now, tracking = getattr(sys, name, _MISSING), self._tracking
         contents = list(now) if isinstance(now, list) else []
-        if tracking is not None and name == "path" and tracking.path is not None and now is tracking.path:
-            now = self._lists[name]  # the run's stand-in for the real list, until restore
-        elif tracking is not None and name == "meta_path":
-            contents = [finder for finder in contents if finder is not tracking.recorder]
+        if tracking is not None:
+            if now is tracking.stand_ins.get(name):
+                now = self._lists[name]  # the run's stand-in for the host's list, until restore
+            contents = [item for item in contents if item is not tracking.recorder]
         return now, contents
 
     def _hook_diff(self) -> List[str]:
