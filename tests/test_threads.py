@@ -40,7 +40,10 @@ def fresh_modules(tmp_path: Path, clean_sys: Any) -> Iterator[List[str]]:
     for name in names:
         sys.modules.pop(name, None)
     sys.path.remove(str(folder))
-    sys.path_importer_cache.pop(str(folder), None)
+    # The host thread's import in flight as a scope exits walks the sys.path it fetched, with the
+    # scope's folder in it, and may cache a finder for that folder: its entry, not the scope's.
+    for key in [key for key in sys.path_importer_cache if key.startswith(str(tmp_path))]:
+        del sys.path_importer_cache[key]
 
 
 def hammer(work: Callable[[], Any], host: Callable[[], None]) -> List[BaseException]:
