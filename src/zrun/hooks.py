@@ -31,7 +31,7 @@ def install(source: Optional[SourceLike] = None) -> Optional[Source]:
     The code the hooks run is imported first: imported from inside a hook, a
     module's imports would ask ``sys.path``, and so the hook, again.
     """
-    from . import extract, indexcache, resources, zipsource  # noqa: F401
+    from . import extract, indexcache, zipsource  # noqa: F401
 
     if source is None:
         from . import archive  # noqa: F401  (its zlib now: a zlib.py in an archive on sys.path must not be found for it)
