@@ -16,7 +16,7 @@ from types import ModuleType
 from .errors import NotRunnable
 from .finding import absolute, evict, main_details, main_script, module_details, open_location, searched_sources, with_refusals
 from .imported import register_with_registries
-from .loader import SearchFirst, insert_first, location_of, other_zrun, path_hook
+from .loader import SearchFirst, insert_first, location_of, path_hook
 from .namespaces import merge_namespaces
 from .source import Source
 from .stdlib import OWN
@@ -136,22 +136,6 @@ def forget_finders(roots: Iterable[str]) -> None:
             del cache[key]
 
 
-def refuse_other_zrun(location: Location) -> None:
-    """A location's own copy of zrun cannot run in this process: it would replace the zrun running it.
-
-    Both would need the one name ``zrun`` in ``sys.modules`` at once (the running
-    one keeps loading code and modules while the other starts), so one would see
-    the other's half-initialised modules. The running zrun's own package runs.
-    """
-    where = other_zrun(location.entry)
-    if where is not None:
-        raise NotRunnable(
-            f"{location.path} holds another copy of zrun ({where}), which cannot run inside the running zrun; "
-            f"run it by itself, e.g. PYTHONPATH={location.path} python -m zrun",
-            name=OWN,
-        )
-
-
 def exec_code(code: CodeType, module: ModuleType) -> None:
     """Execute ``code`` in ``module``; zrun frames end here for tracebacks."""
     exec(code, module.__dict__)
@@ -247,6 +231,8 @@ class Run:
             # The location's package replaces any same-named one for the run only; zrun itself never.
             top = target.module.partition(".")[0]
             if top == OWN:
+                from .owncopy import refuse_other_zrun
+
                 refuse_other_zrun(location)
             else:
                 evict([top])

@@ -141,20 +141,6 @@ def _own(fullname: str) -> bool:
     return fullname == OWN or fullname.startswith(OWN + ".")
 
 
-def other_zrun(entry: Union[str, Source]) -> Optional[str]:
-    """Where ``entry`` holds a top-level ``zrun`` that is not the running zrun's own files, else ``None``."""
-    if isinstance(entry, str):
-        spec = PathFinder.find_spec(OWN, [entry])
-    else:
-        spec = find_in(entry, OWN, OWN)
-    if spec is None:
-        return None
-    running = getattr(sys.modules.get(OWN), "__file__", None)
-    if spec.origin and running and os.path.realpath(spec.origin) == os.path.realpath(running):
-        return None
-    return spec.origin or (entry if isinstance(entry, str) else entry.filename(OWN))
-
-
 def location_of(entry: Union[str, Source]) -> Optional[str]:
     """The ``sys.path`` entry for a source with a real location, else ``None``."""
     if isinstance(entry, str):
