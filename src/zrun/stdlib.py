@@ -52,6 +52,7 @@ OWN = __name__.partition(".")[0]
 _local = _thread._local()
 _finders: List[FileFinder] = []
 _loaded: Dict[str, ModuleType] = {}  # what stdlib() handed out, by name
+_ABSENT: Any = object()
 #: Frames of the import machinery, between an ``import`` and the finder it reaches.
 _MACHINERY = frozenset({"find_spec", "exec_module", "create_module", "_call_with_frames_removed", "import_module"})
 
@@ -68,8 +69,12 @@ def stdlib(name: str) -> ModuleType:
     module = _loaded.get(name)
     if module is not None and sys.modules.get(name, module) is not None:
         return module
-    if name in sys.modules and sys.modules[name] is None:
+    found = sys.modules.get(name, _ABSENT)
+    if found is None:
         raise ModuleNotFoundError(f"import of {name} halted; None in sys.modules", name=name)
+    if found is not _ABSENT and _imported_from_stdlib(name, found):  # the common case: no directory listing
+        _loaded[name] = found
+        return found  # type: ignore[no-any-return]
     spec = _find(name)
     parent, _, leaf = name.rpartition(".")
     with own_work():
@@ -171,12 +176,32 @@ def _directories(sysconfig: bool) -> List[str]:
 
 
 def _finder(directory: str) -> FileFinder:
+    """The interpreter's own finder for ``directory`` when it made one (its listing is warm), else a new one."""
+    cached = sys.path_importer_cache.get(directory)
+    if type(cached) is FileFinder:
+        return cached
     return FileFinder(
         directory,
         (ExtensionFileLoader, EXTENSION_SUFFIXES),
         (SourceFileLoader, SOURCE_SUFFIXES),
         (SourcelessFileLoader, BYTECODE_SUFFIXES),
     )
+
+
+def _imported_from_stdlib(name: str, module: ModuleType) -> bool:
+    """A top-level module already imported from where :func:`stdlib` would find it (judged by its spec alone)."""
+    spec = getattr(module, "__spec__", None)
+    origin = getattr(spec, "origin", None)
+    if "." in name or not isinstance(origin, str) or getattr(spec, "name", None) != name:
+        return False
+    if origin == "built-in":
+        return name in sys.builtin_module_names
+    if origin == "frozen":
+        return FrozenImporter.find_spec(name) is not None
+    folder = os.path.dirname(origin)
+    if getattr(spec, "submodule_search_locations", None) is not None:  # a package: pkg/__init__.py
+        folder = os.path.dirname(folder)
+    return folder in _directories(sysconfig=False)
 
 
 def _same(module: ModuleType, spec: ModuleSpec) -> bool:
