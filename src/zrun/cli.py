@@ -250,9 +250,9 @@ def _run(target: Target, argv: List[str], options: Options, verbosity: int) -> i
         if _raised_by_user(exc):
             return _report(exc, verbosity)
         if verbosity:
-            import traceback
+            from .stdlib import stdlib
 
-            traceback.print_exception(type(exc), exc, exc.__traceback__)
+            stdlib("traceback").print_exception(type(exc), exc, exc.__traceback__)
         return _error(exc, target, options)
     except KeyboardInterrupt as exc:
         _report(exc, verbosity)

@@ -87,9 +87,9 @@ def _siblings(missing: str, target: Target, paths: Sequence[str]) -> List[str]:
         if path is not None:
             found.update(_children(_names_in_folders(list(path)), ""))
     else:
-        import pkgutil
+        from .stdlib import stdlib  # never a run's own pkgutil.py: the run's sources are still searched
 
-        found.update(name for _, name, _ in pkgutil.iter_modules())
+        found.update(name for _, name, _ in stdlib("pkgutil").iter_modules())
         found.update(name for name in sys.builtin_module_names if not name.startswith("_"))
         found.update(getattr(sys, "stdlib_module_names", ()))
     return sorted(found)

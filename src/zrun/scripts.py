@@ -63,9 +63,9 @@ def wanted_script(location: str, name: Optional[str]) -> Optional[Runnable]:
     for entry in found:
         if entry.name == name:
             return entry
-    import difflib
+    from .stdlib import stdlib
 
-    close = difflib.get_close_matches(name, names, 1, 0.6)
+    close = stdlib("difflib").get_close_matches(name, names, 1, 0.6)
     hint = f"; did you mean {close[0]}?" if close else ""
     listed = f" (it has {', '.join(names)})" if names else " (it declares none)"
     raise NotRunnable(f"{location!r} has no console script {name!r}{hint}{listed}")

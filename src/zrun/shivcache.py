@@ -110,7 +110,9 @@ def _try_lock(path: str) -> Optional[int]:
     if not os.path.exists(path):
         return None
     try:
-        import fcntl
+        from .stdlib import stdlib
+
+        fcntl = stdlib("fcntl")
     except ImportError:  # pragma: no cover - Windows
         return None
     try:
