@@ -46,9 +46,9 @@ class SourceDistribution(Distribution):
 
     def locate_file(self, path: Any) -> Any:
         """Where a file of the distribution lives; a real path only for sources on disk."""
-        from pathlib import PurePosixPath
+        from .stdlib import stdlib  # never a run's own pathlib.py
 
-        return PurePosixPath(self._source.filename(str(path).replace(os.sep, "/")))
+        return stdlib("pathlib").PurePosixPath(self._source.filename(str(path).replace(os.sep, "/")))
 
     def __repr__(self) -> str:
         return f"<SourceDistribution {self._source.filename(self._folder)}>"

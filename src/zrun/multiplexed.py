@@ -21,12 +21,12 @@ else:
 
 def portion_files(location: str) -> Optional[Traversable]:
     """The directory a namespace ``__path__`` entry names, whatever holds it."""
-    from pathlib import Path
-
     from .loader import path_hook, zip_path_hook
+    from .stdlib import stdlib
 
     if os.path.isdir(location):
-        return Path(location)
+        folder: Traversable = stdlib("pathlib").Path(location)  # never a run's own pathlib.py
+        return folder
     for hook in (path_hook, zip_path_hook):
         try:
             finder = hook(location)

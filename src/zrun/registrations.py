@@ -18,6 +18,7 @@ from types import ModuleType
 
 from .loader import ModuleLoader, SourceFinder
 from .source import Source
+from .stdlib import stdlib
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -94,8 +95,7 @@ class _Entries:
 def iter_source_modules(importer: SourceFinder, prefix: str = "") -> Iterator[Tuple[str, bool]]:
     """``pkgutil.iter_modules`` for one folder of a source, as pkgutil lists a directory:
     modules, and folders holding an ``__init__`` (namespace packages are not listed)."""
-    import inspect
-
+    inspect = stdlib("inspect")
     source, folder = importer.source, importer.prefix.rstrip("/")
     if not source.is_dir(folder):
         return
@@ -189,8 +189,7 @@ def _pkg_resources(pkg_resources: ModuleType) -> None:
             return self._extract(manager, self._fn(self.module_path, resource_name))
 
         def _extract(self, manager: Any, path: str) -> str:
-            import hashlib
-
+            hashlib = stdlib("hashlib")
             name = self._entries.entry(path)
             tag = "zrun-" + hashlib.sha256(self._entries.source.identity().encode()).hexdigest()[:16]
             target: str = manager.get_cache_path(tag, name.split("/"))
@@ -211,9 +210,7 @@ def _pkg_resources(pkg_resources: ModuleType) -> None:
 
 def _write_whole(path: str, data: bytes) -> None:
     """A temporary file beside ``path`` renamed over it: a concurrent reader sees all of it or none."""
-    import tempfile
-
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".zrun-")
+    fd, tmp = stdlib("tempfile").mkstemp(dir=os.path.dirname(path), prefix=".zrun-")
     try:
         with os.fdopen(fd, "wb") as stream:
             stream.write(data)
