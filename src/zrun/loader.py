@@ -317,7 +317,7 @@ def zip_path_hook(entry: str) -> SourceFinder:
     Directories and the running zrun's own package folder are refused before
     anything is imported: zipimporter keeps serving zrun's own code.
     """
-    if os.path.isdir(entry) or _inside_own_package(entry):
+    if isinstance(entry, str) and (os.path.isdir(entry) or _inside_own_package(entry)):
         raise ImportError("not a zip archive for zrun", path=entry)
     try:
         return path_hook(entry)
