@@ -17,7 +17,7 @@ import threading
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence, Union
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Union
 
 import pytest
 
@@ -209,3 +209,23 @@ def expect_ok(result: subprocess.CompletedProcess[str], code: int = 0) -> str:
 
 
 Args = Sequence[str]
+
+
+@pytest.fixture
+def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A fresh cache directory that does not exist yet, zrun's cache pointed at it and writing."""
+    from zrun import cache, extract
+    from zrun.archive import clear_cache
+
+    def forget() -> None:
+        cache.reset()
+        extract._touched.clear()
+        clear_cache()
+
+    where = tmp_path / "cache"
+    monkeypatch.setenv("ZRUN_CACHE_DIR", str(where))
+    monkeypatch.delenv("ZRUN_NO_CACHE", raising=False)
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
+    forget()
+    yield where
+    forget()

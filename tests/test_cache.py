@@ -42,20 +42,6 @@ def reset() -> None:
     extract._touched.clear()
 
 
-@pytest.fixture
-def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A fresh cache directory that does not exist yet."""
-    where = tmp_path / "cache"
-    monkeypatch.setenv("ZRUN_CACHE_DIR", str(where))
-    monkeypatch.delenv("ZRUN_NO_CACHE", raising=False)
-    monkeypatch.setattr(sys, "dont_write_bytecode", False)
-    reset()
-    clear_cache()
-    yield where
-    reset()
-    clear_cache()
-
-
 def python(code: str, env: Dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     full = {**os.environ, **env}
     full.pop("PYTHONPATH", None)

@@ -36,7 +36,6 @@ import pytest
 
 import zrun
 from zrun import bytecode, cache, cacheadmin, extract
-from zrun.archive import clear_cache
 
 SRC = str(Path(zrun.__file__).resolve().parent.parent)
 is_root = hasattr(os, "geteuid") and os.geteuid() == 0
@@ -49,20 +48,6 @@ static PyMethodDef methods[] = {{"answer", answer, METH_NOARGS, "The answer."}, 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "tinyext", NULL, -1, methods};
 PyMODINIT_FUNC PyInit_tinyext(void) { return PyModule_Create(&module); }
 """
-
-
-@pytest.fixture
-def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    where = tmp_path / "cache"
-    monkeypatch.setenv("ZRUN_CACHE_DIR", str(where))
-    monkeypatch.delenv("ZRUN_NO_CACHE", raising=False)
-    monkeypatch.setattr(sys, "dont_write_bytecode", False)
-    cache.reset()
-    extract._touched.clear()
-    clear_cache()
-    yield where
-    cache.reset()
-    clear_cache()
 
 
 def cli(args: List[str], env: Dict[str, str], python: str = sys.executable, **kwargs: object) -> subprocess.CompletedProcess[str]:
