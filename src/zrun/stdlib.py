@@ -221,10 +221,22 @@ def _import(spec: ModuleSpec) -> ModuleType:
 
 
 def _alone(spec: ModuleSpec) -> ModuleType:
-    """A private copy, not in ``sys.modules``: the name there belongs to something else."""
+    """A private copy, not in ``sys.modules``: the name there belongs to something else.
+
+    Creating a single-phase-init extension module (3.9's ``zlib``) puts it in
+    ``sys.modules`` as a side effect; the entry that was there is put back.
+    """
     from importlib.util import module_from_spec
 
-    module = module_from_spec(spec)
-    assert spec.loader is not None
-    spec.loader.exec_module(module)
+    previous = sys.modules.get(spec.name, _ABSENT)
+    try:
+        module = module_from_spec(spec)
+        assert spec.loader is not None
+        spec.loader.exec_module(module)
+    finally:
+        if sys.modules.get(spec.name, _ABSENT) is not previous:
+            if previous is _ABSENT:
+                sys.modules.pop(spec.name, None)
+            else:
+                sys.modules[spec.name] = previous
     return module
