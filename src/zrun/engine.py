@@ -132,7 +132,7 @@ def forget_finders(roots: Iterable[str]) -> None:
     """
     cache = sys.path_importer_cache
     for root in roots:
-        for key in [key for key in cache if key == root or key.startswith((root + "/", root + os.sep))]:
+        for key in [key for key in list(cache) if key == root or key.startswith((root + "/", root + os.sep))]:
             del cache[key]
 
 

@@ -72,7 +72,7 @@ def uninstall(source: Optional[SourceLike] = None) -> None:
     """Undo :func:`install` for ``source`` (or, with no argument, the zip path hook)."""
     if source is None:
         _remove(sys.path_hooks, zip_path_hook)
-        for entry in [entry for entry, finder in sys.path_importer_cache.items() if type(finder).__module__ == "zrun.loader"]:
+        for entry in [entry for entry, finder in list(sys.path_importer_cache.items()) if type(finder).__module__ == "zrun.loader"]:
             del sys.path_importer_cache[entry]
         if not _installed.entries:
             stop_merging()

@@ -66,7 +66,7 @@ def top_level_names(entry: Entry) -> Set[str]:
 def shadowed(sources: Iterable[Entry], modules: Mapping[str, object], keep: Mapping[str, object]) -> List[str]:
     """Entries of ``modules`` that ``sources`` would answer (submodules too), except ``keep``'s own."""
     provided = set().union(*map(top_level_names, sources)) - NEVER_SHADOWED
-    return [name for name, module in modules.items() if name.partition(".")[0] in provided and keep.get(name) is not module]
+    return [name for name, module in list(modules.items()) if name.partition(".")[0] in provided and keep.get(name) is not module]
 
 
 def main_location(sources: Iterable[Entry]) -> Location:

@@ -57,7 +57,7 @@ def forget_bootstrap() -> None:
 
     Safe while its frames are still on the stack: they keep their globals.
     """
-    for name in [name for name in sys.modules if name == "_bootstrap" or name.startswith("_bootstrap.")]:
+    for name in [name for name in list(sys.modules) if name == "_bootstrap" or name.startswith("_bootstrap.")]:
         del sys.modules[name]
     main = sys.modules.get("__main__")
     if main is not None and getattr(main, "_bootstrap", None) is not None:

@@ -140,7 +140,7 @@ class SysState:
 
     def _restore_importer_cache(self) -> None:
         cache = sys.path_importer_cache
-        for key in [key for key in cache if key not in self._importer_cache]:
+        for key in [key for key in list(cache) if key not in self._importer_cache]:
             del cache[key]
         cache.update(self._importer_cache)
 
@@ -218,7 +218,7 @@ class SysState:
 
     def new_modules(self) -> List[str]:
         """Names in ``sys.modules`` now that were not there at the snapshot."""
-        return sorted(name for name in sys.modules if name not in self._modules)
+        return sorted(name for name in list(sys.modules) if name not in self._modules)
 
     def diff(self) -> List[str]:
         """One line per difference between ``sys`` now and the snapshot; empty if none.
