@@ -30,7 +30,7 @@ import hostile
 import zrun
 from conftest import SRC, Launcher
 from hostile import Case
-from test_cache import extensions, root  # noqa: F401  (fixtures: a cache directory, compiled extensions)
+from test_cache import extensions  # noqa: F401  (fixture: compiled extensions; the cache directory fixture `root` is conftest's)
 from zrun.archive import MAX_MEMBER_SIZE, Archive, clear_cache, max_member_size
 from zrun.errors import ArchiveError, NotRunnable, UnsupportedMember, ZrunError
 
@@ -483,7 +483,7 @@ def test_unsafe_library_member_refuses_only_itself(root: Path, tmp_path: Path, e
     assert extracted == sorted([f"tinyext{suffix}", "tiny.libs/libdep.so.1"])
 
 
-def test_unsafe_member_names_the_archive(root: Path, tmp_path: Path) -> None:  # noqa: F811
+def test_unsafe_member_names_the_archive(root: Path, tmp_path: Path) -> None:
     from zrun import extract
 
     with pytest.raises(extract.UnsafeMember) as info:
