@@ -19,11 +19,15 @@ The steps, each done by the tool that owns it:
    directly) and ``direct_url.json`` (it records the temporary path), with
    their ``RECORD`` lines, and the backports' own test suites; file modes are
    normalised to 0644/0755.
-3. ``shiv --site-packages <staging> --reproducible --compile-pyc -e zrun.pyz:main``
+3. ``shiv --site-packages <staging> --reproducible -e zrun.pyz:main``
    writes the archive, with every timestamp set to ``SOURCE_DATE_EPOCH`` or,
    when that is unset, the date of the checked-out commit.
-4. Its ``__main__.py`` is replaced by ``pyz_main.py``: shiv's bootstrap call,
-   plus one usable line (set ``SHIV_ROOT``) when extraction is impossible.
+4. Its ``__main__.py`` is replaced by ``pyz_main.py``: a fast path for later
+   runs that starts zrun from the existing extraction without shiv's
+   bootstrap (checked against ``environment.json`` here, see
+   :func:`check_fast_path`), else shiv's bootstrap call, plus one usable line
+   (set ``SHIV_ROOT``) when extraction is impossible. It and
+   ``environment.json`` are stored uncompressed: every run reads them.
 
 The setuptools that pip builds zrun's wheel with is pinned in
 ``pyz-constraints.txt``, since its version is written into the archive. Two
@@ -33,10 +37,11 @@ names the cache directory ``$SHIV_ROOT/runner.pyz_<build id>`` (``~/.shiv``
 by default) that the archive extracts itself to on its first run.
 
 Bytecode: shiv never puts ``*.pyc`` in an archive (it would suit one
-interpreter only). ``--compile-pyc`` makes the first run compile the whole
-extracted ``site-packages`` for the interpreter running it, so the runner
-never starts from source, even under ``PYTHONDONTWRITEBYTECODE``; another
-interpreter sharing that cache writes its own ``cpython-3X`` files on import.
+interpreter only, and the build would depend on the one building it). No
+``--compile-pyc`` either: compiling all of ``site-packages`` (3.9's backports
+included) in a process pool tripled the first run. Each interpreter writes
+``cpython-3X`` files for the modules it imports, as after a pip install;
+``SHIV_COMPILE_PYC=1`` at the first run still compiles everything.
 """
 
 from __future__ import annotations
@@ -158,12 +163,41 @@ def shiv(site_packages: Path, output: Path, shebang: str, epoch: Optional[str]) 
     if epoch is not None:
         env["SOURCE_DATE_EPOCH"] = epoch
     command = [sys.executable, "-m", "shiv", "--site-packages", str(site_packages), "--reproducible"]
-    command += ["--compile-pyc", "--entry-point", ENTRY_POINT, "--python", shebang, "--output-file", str(output)]
+    command += ["--entry-point", ENTRY_POINT, "--python", shebang, "--output-file", str(output)]
     run_step("shiv", command, env)
 
 
+#: What ``pyz_main.py``'s fast path assumes of ``environment.json``: the settings shiv's bootstrap would act on, unset.
+FAST_PATH_SETTINGS = {"entry_point": ENTRY_POINT, "preamble": None, "no_modify": False, "root": None, "script": None}
+FAST_PATH_SETTINGS.update({"prepend_pythonpath": None, "extend_pythonpath": False, "always_write_cache": False})
+
+
+def check_fast_path(archive: Path) -> None:
+    """Fail the build unless ``archive``'s ``environment.json`` is what ``pyz_main.py``'s fast path reads it as.
+
+    The fast path finds the build id by text (``json`` would cost more than it
+    saves) and skips everything the other settings would make shiv do.
+    """
+    with zipfile.ZipFile(archive) as opened:
+        text = opened.read("environment.json").decode("utf-8")
+    environment = json.loads(text)
+    wrong = {key: environment.get(key) for key, value in FAST_PATH_SETTINGS.items() if environment.get(key) != value}
+    build_id = environment.get("build_id") or ""
+    if len(build_id) != 64 or build_id.strip("0123456789abcdef") or text.count(f'"build_id": "{build_id}"') != 1:
+        wrong["build_id"] = build_id
+    if wrong:
+        raise BuildError(f"shiv wrote an environment.json the fast path of pyz_main.py cannot take: {wrong}")
+
+
+#: Entries read through zipimport on every run: stored, so that no run needs ``zlib`` to start.
+STORED = ("__main__.py", "environment.json")
+
+
 def replace_main(archive: Path, main: bytes) -> None:
-    """Swap shiv's ``__main__.py`` for ``main``, keeping the ``#!`` line and every other entry, date and mode."""
+    """Swap shiv's ``__main__.py`` for ``main``, keeping the ``#!`` line and every other entry, date and mode.
+
+    :data:`STORED` entries are written uncompressed (the rest stay as shiv wrote them).
+    """
     data = archive.read_bytes()
     with zipfile.ZipFile(archive) as original:
         entries = [(info, original.read(info)) for info in original.infolist()]
@@ -173,6 +207,8 @@ def replace_main(archive: Path, main: bytes) -> None:
         stream.write(prefix)
         with zipfile.ZipFile(stream, "w") as rewritten:
             for info, content in entries:
+                if info.filename in STORED:
+                    info.compress_type = zipfile.ZIP_STORED
                 rewritten.writestr(info, main if info.filename == "__main__.py" else content)
     shutil.copymode(archive, partial)
     os.replace(partial, archive)
@@ -204,6 +240,7 @@ def build(output: Path = DEFAULT_OUTPUT, *, shebang: str = DEFAULT_SHEBANG, root
         prune(site_packages, backports)
         staged = Path(work, output.name)
         shiv(site_packages, staged, shebang, source_date_epoch(root))
+        check_fast_path(staged)
         replace_main(staged, MAIN_PY.read_bytes())
         partial = output.with_name(f".{output.name}.partial")
         shutil.copy2(staged, partial)

@@ -45,6 +45,8 @@ if TYPE_CHECKING:
 BACKPORTS = "zrun-backports-py39"
 #: The one shiv variable the target's own shiv apps should still see.
 KEPT_SHIV_VARIABLES = ("SHIV_ROOT",)
+#: The globals runner.pyz's ``__main__.py`` defines: shiv's package, and the fast path past it.
+MAIN_GLOBALS = ("_bootstrap", "_zrun_fast_path")
 
 
 def site_packages() -> str:
@@ -53,15 +55,16 @@ def site_packages() -> str:
 
 
 def forget_bootstrap() -> None:
-    """Drop shiv's ``_bootstrap`` package from ``sys.modules``.
+    """Drop shiv's ``_bootstrap`` package from ``sys.modules``, and :data:`MAIN_GLOBALS` from ``__main__``.
 
-    Safe while its frames are still on the stack: they keep their globals.
+    Safe while their frames are still on the stack: they keep their globals.
     """
     for name in [name for name in sys.modules if name == "_bootstrap" or name.startswith("_bootstrap.")]:
         del sys.modules[name]
     main = sys.modules.get("__main__")
-    if main is not None and getattr(main, "_bootstrap", None) is not None:
-        del main._bootstrap
+    for name in MAIN_GLOBALS:
+        if main is not None and getattr(main, name, None) is not None:
+            delattr(main, name)
 
 
 def forget_shiv_environment(environ: MutableMapping[str, str], ours: str) -> None:
@@ -101,9 +104,10 @@ def main() -> int:
     forget_shiv_environment(os.environ, ours)
     archive_first(os.path.abspath(sys.argv[0]))
     add_backports(ours)
-    from .shivcache import touch
-
-    touch(os.path.dirname(ours))  # the last use `zrun cache prune` goes by
+    try:
+        os.utime(os.path.dirname(ours))  # the last use `zrun cache prune` goes by (see zrun.shivcache)
+    except OSError:
+        pass  # a read-only cache just stays unrecorded
     from .cli import main as cli_main
 
     return cli_main()
