@@ -116,10 +116,11 @@ def pip_install_backports(target: Path) -> None:
 
 
 def pip_environment() -> Dict[str, str]:
-    """pip's settings, with the build backend pinned (``PIP_CONSTRAINT`` reaches pip's isolated build environment)."""
+    """pip's settings, with the build backend pinned in pip's isolated build environment, for old and new pips."""
     env = dict(os.environ)
     env.pop("PIP_REQUIRE_VIRTUALENV", None)  # --target is not an environment; shiv does the same
     env["PIP_CONSTRAINT"] = str(BUILD_CONSTRAINTS)
+    env["PIP_BUILD_CONSTRAINT"] = str(BUILD_CONSTRAINTS)  # pip >= 25.3 no longer applies PIP_CONSTRAINT there
     return env
 
 
