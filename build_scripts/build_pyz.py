@@ -2,18 +2,20 @@
 
     python build_scripts/build_pyz.py [-o dist/runner.pyz] [--python SHEBANG]
 
-Runs on any CPython 3.9-3.13 and builds one archive for all of them: zrun is
+Runs on any CPython 3.9-3.15 and builds one archive for all of them: zrun is
 pure Python, and what only 3.9 needs (the ``importlib_resources`` backport
-zrun depends on there) ships in a directory of its own that ``zrun.pyz`` puts
-on ``sys.path`` on 3.9 only, so newer interpreters see what a ``pip install``
-would give them.
+zrun depends on there) ships in a directory of its own at the archive's top,
+outside the ``site-packages`` that shiv extracts, which ``zrun.pyz`` puts on
+``sys.path`` (imported from the archive by zipimport) on 3.9 only; newer
+interpreters see what a ``pip install`` would give them and extract nothing
+they never run.
 
 The steps, each done by the tool that owns it:
 
 1. pip installs this project (``src/zrun``, built by setuptools from a copy of
    the tree, so no ``build/`` is left behind) into a staging ``site-packages``,
    and the 3.9 backports, at the exact versions and hashes in
-   ``pyz-backports.txt``, into its ``zrun-backports-py39`` directory.
+   ``pyz-backports.txt``, into a ``zrun-backports-py39`` directory beside it.
 2. What pip wrote that depends on the machine is dropped: ``bin/zrun`` (its
    shebang names the building interpreter; the archive calls the entry point
    directly) and ``direct_url.json`` (it records the temporary path), with
@@ -27,7 +29,9 @@ The steps, each done by the tool that owns it:
    bootstrap (checked against ``environment.json`` here, see
    :func:`check_fast_path`), else shiv's bootstrap call, plus one usable line
    (set ``SHIV_ROOT``) when extraction is impossible. It and
-   ``environment.json`` are stored uncompressed: every run reads them.
+   ``environment.json`` are stored uncompressed: every run reads them. The
+   backports are added under ``zrun-backports-py39/``, dated and deflated as
+   shiv does its entries.
 
 The setuptools that pip builds zrun's wheel with is pinned in
 ``pyz-constraints.txt``, since its version is written into the archive. Two
@@ -142,15 +146,16 @@ def prune(site_packages: Path, backports: Path) -> None:
     shutil.rmtree(site_packages / "bin", ignore_errors=True)
     for tests in sorted(backports.glob("*/tests")):
         shutil.rmtree(tests)
-    for dist_info in sorted(site_packages.rglob("*.dist-info")):
-        (dist_info / "direct_url.json").unlink(missing_ok=True)
-        record = dist_info / "RECORD"
-        if record.is_file():
-            lines = record.read_text(encoding="utf-8").splitlines()
-            kept = [line for line in lines if _recorded_file_exists(dist_info.parent, line)]
-            record.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
-    for path in site_packages.rglob("*"):
-        path.chmod(0o755 if path.is_dir() else 0o644)
+    for tree in (site_packages, backports):
+        for dist_info in sorted(tree.rglob("*.dist-info")):
+            (dist_info / "direct_url.json").unlink(missing_ok=True)
+            record = dist_info / "RECORD"
+            if record.is_file():
+                lines = record.read_text(encoding="utf-8").splitlines()
+                kept = [line for line in lines if _recorded_file_exists(dist_info.parent, line)]
+                record.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+        for path in tree.rglob("*"):
+            path.chmod(0o755 if path.is_dir() else 0o644)
 
 
 def _recorded_file_exists(site_packages: Path, line: str) -> bool:
@@ -194,10 +199,11 @@ def check_fast_path(archive: Path) -> None:
 STORED = ("__main__.py", "environment.json")
 
 
-def replace_main(archive: Path, main: bytes) -> None:
+def replace_main(archive: Path, main: bytes, backports: Path) -> None:
     """Swap shiv's ``__main__.py`` for ``main``, keeping the ``#!`` line and every other entry, date and mode.
 
-    :data:`STORED` entries are written uncompressed (the rest stay as shiv wrote them).
+    :data:`STORED` entries are written uncompressed (the rest stay as shiv wrote them); the files
+    under ``backports`` are added below its name, sorted, dated and deflated as shiv's entries.
     """
     data = archive.read_bytes()
     with zipfile.ZipFile(archive) as original:
@@ -211,6 +217,13 @@ def replace_main(archive: Path, main: bytes) -> None:
                 if info.filename in STORED:
                     info.compress_type = zipfile.ZIP_STORED
                 rewritten.writestr(info, main if info.filename == "__main__.py" else content)
+            date_time = next(info.date_time for info, _ in entries if info.filename == "__main__.py")
+            files = sorted((path.relative_to(backports.parent).as_posix(), path) for path in backports.rglob("*") if path.is_file())
+            for name, path in files:
+                added = zipfile.ZipInfo(name, date_time=date_time)
+                added.compress_type = zipfile.ZIP_DEFLATED
+                added.external_attr = 0o100644 << 16
+                rewritten.writestr(added, path.read_bytes())
     shutil.copymode(archive, partial)
     os.replace(partial, archive)
 
@@ -236,13 +249,13 @@ def build(output: Path = DEFAULT_OUTPUT, *, shebang: str = DEFAULT_SHEBANG, root
         project.mkdir()
         site_packages = Path(work, "site-packages")
         pip_install(copy_project(root, project), site_packages)
-        backports = site_packages / backports_directory(root)
+        backports = Path(work, backports_directory(root))  # not under site-packages: shiv must not extract it
         pip_install_backports(backports)
         prune(site_packages, backports)
         staged = Path(work, output.name)
         shiv(site_packages, staged, shebang, source_date_epoch(root))
         check_fast_path(staged)
-        replace_main(staged, MAIN_PY.read_bytes())
+        replace_main(staged, MAIN_PY.read_bytes(), backports)
         partial = output.with_name(f".{output.name}.partial")
         shutil.copy2(staged, partial)
         os.replace(partial, output)
