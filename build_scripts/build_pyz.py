@@ -61,6 +61,7 @@ import sys
 import tempfile
 import zipfile
 from pathlib import Path
+from types import ModuleType
 from typing import Dict, List, Optional, Sequence
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,6 +74,8 @@ BACKPORTS_REQUIREMENTS = Path(__file__).resolve().parent / "pyz-backports.txt"
 BUILD_CONSTRAINTS = Path(__file__).resolve().parent / "pyz-constraints.txt"
 # The archive's __main__.py: shiv's bootstrap plus a usable error when it cannot extract (see the file).
 MAIN_PY = Path(__file__).resolve().parent / "pyz_main.py"
+# How shiv's archive is finished: the fast path's checks, __main__.py swapped, the backports added.
+FINISH_PY = Path(__file__).resolve().parent / "pyz_finish.py"
 # What setuptools needs from the tree; everything else (tests, docs, build/, *.egg-info) stays out.
 PROJECT_FILES = ("pyproject.toml", "setup.cfg", "setup.py", "MANIFEST.in", "README.md", "LICENSE")
 
@@ -128,13 +131,18 @@ def pip_environment() -> Dict[str, str]:
     return env
 
 
-def backports_directory(root: Path) -> str:
-    """``zrun.pyz.BACKPORTS`` of the tree being built, which ``zrun.pyz`` adds to ``sys.path`` on 3.9."""
-    spec = importlib.util.spec_from_file_location("_zrun_pyz_layout", root / "src" / "zrun" / "pyz.py")
+def load(path: Path, name: str) -> ModuleType:
+    """The module in ``path``, loaded without ``sys.path`` (this script is run, and loaded by the tests, from anywhere)."""
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    name: str = module.BACKPORTS
+    return module
+
+
+def backports_directory(root: Path) -> str:
+    """``zrun.pyz.BACKPORTS`` of the tree being built, which ``zrun.pyz`` adds to ``sys.path`` on 3.9."""
+    name: str = load(root / "src" / "zrun" / "pyz.py", "_zrun_pyz_layout").BACKPORTS
     return name
 
 
@@ -173,61 +181,6 @@ def shiv(site_packages: Path, output: Path, shebang: str, epoch: Optional[str]) 
     run_step("shiv", command, env)
 
 
-#: What ``pyz_main.py``'s fast path assumes of ``environment.json``: the settings shiv's bootstrap would act on, unset.
-FAST_PATH_SETTINGS = {"entry_point": ENTRY_POINT, "preamble": None, "no_modify": False, "root": None, "script": None}
-FAST_PATH_SETTINGS.update({"prepend_pythonpath": None, "extend_pythonpath": False, "always_write_cache": False})
-
-
-def check_fast_path(archive: Path) -> None:
-    """Fail the build unless ``archive``'s ``environment.json`` is what ``pyz_main.py``'s fast path reads it as.
-
-    The fast path finds the build id by text (``json`` would cost more than it
-    saves) and skips everything the other settings would make shiv do.
-    """
-    with zipfile.ZipFile(archive) as opened:
-        text = opened.read("environment.json").decode("utf-8")
-    environment = json.loads(text)
-    wrong = {key: environment.get(key) for key, value in FAST_PATH_SETTINGS.items() if environment.get(key) != value}
-    build_id = environment.get("build_id") or ""
-    if len(build_id) != 64 or build_id.strip("0123456789abcdef") or text.count(f'"build_id": "{build_id}"') != 1:
-        wrong["build_id"] = build_id
-    if wrong:
-        raise BuildError(f"shiv wrote an environment.json the fast path of pyz_main.py cannot take: {wrong}")
-
-
-#: Entries read through zipimport on every run: stored, so that no run needs ``zlib`` to start.
-STORED = ("__main__.py", "environment.json")
-
-
-def replace_main(archive: Path, main: bytes, backports: Path) -> None:
-    """Swap shiv's ``__main__.py`` for ``main``, keeping the ``#!`` line and every other entry, date and mode.
-
-    :data:`STORED` entries are written uncompressed (the rest stay as shiv wrote them); the files
-    under ``backports`` are added below its name, sorted, dated and deflated as shiv's entries.
-    """
-    data = archive.read_bytes()
-    with zipfile.ZipFile(archive) as original:
-        entries = [(info, original.read(info)) for info in original.infolist()]
-    prefix = data[: min(info.header_offset for info, _ in entries)]
-    partial = archive.with_name(archive.name + ".main")
-    with open(partial, "wb") as stream:
-        stream.write(prefix)
-        with zipfile.ZipFile(stream, "w") as rewritten:
-            for info, content in entries:
-                if info.filename in STORED:
-                    info.compress_type = zipfile.ZIP_STORED
-                rewritten.writestr(info, main if info.filename == "__main__.py" else content)
-            date_time = next(info.date_time for info, _ in entries if info.filename == "__main__.py")
-            files = sorted((path.relative_to(backports.parent).as_posix(), path) for path in backports.rglob("*") if path.is_file())
-            for name, path in files:
-                added = zipfile.ZipInfo(name, date_time=date_time)
-                added.compress_type = zipfile.ZIP_DEFLATED
-                added.external_attr = 0o100644 << 16
-                rewritten.writestr(added, path.read_bytes())
-    shutil.copymode(archive, partial)
-    os.replace(partial, archive)
-
-
 def run_step(name: str, command: List[str], env: Dict[str, str]) -> None:
     result = subprocess.run(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if result.returncode != 0:
@@ -254,8 +207,12 @@ def build(output: Path = DEFAULT_OUTPUT, *, shebang: str = DEFAULT_SHEBANG, root
         prune(site_packages, backports)
         staged = Path(work, output.name)
         shiv(site_packages, staged, shebang, source_date_epoch(root))
-        check_fast_path(staged)
-        replace_main(staged, MAIN_PY.read_bytes(), backports)
+        finish = load(FINISH_PY, "_zrun_pyz_finish")
+        try:
+            finish.check_fast_path(staged, ENTRY_POINT)
+        except ValueError as exc:
+            raise BuildError(str(exc)) from None
+        finish.replace_main(staged, MAIN_PY.read_bytes(), backports)
         partial = output.with_name(f".{output.name}.partial")
         shutil.copy2(staged, partial)
         os.replace(partial, output)
