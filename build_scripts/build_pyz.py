@@ -2,28 +2,36 @@
 
     python build_scripts/build_pyz.py [-o dist/runner.pyz] [--python SHEBANG]
 
-Runs on any CPython 3.9-3.13 and builds one archive for all of them: zrun is
+Runs on any CPython 3.9-3.15 and builds one archive for all of them: zrun is
 pure Python, and what only 3.9 needs (the ``importlib_resources`` backport
-zrun depends on there) ships in a directory of its own that ``zrun.pyz`` puts
-on ``sys.path`` on 3.9 only, so newer interpreters see what a ``pip install``
-would give them.
+zrun depends on there) ships in a directory of its own at the archive's top,
+outside the ``site-packages`` that shiv extracts, which ``zrun.pyz`` puts on
+``sys.path`` (imported from the archive by zipimport) on 3.9 only; newer
+interpreters see what a ``pip install`` would give them and extract nothing
+they never run.
 
 The steps, each done by the tool that owns it:
 
 1. pip installs this project (``src/zrun``, built by setuptools from a copy of
    the tree, so no ``build/`` is left behind) into a staging ``site-packages``,
    and the 3.9 backports, at the exact versions and hashes in
-   ``pyz-backports.txt``, into its ``zrun-backports-py39`` directory.
+   ``pyz-backports.txt``, into a ``zrun-backports-py39`` directory beside it.
 2. What pip wrote that depends on the machine is dropped: ``bin/zrun`` (its
    shebang names the building interpreter; the archive calls the entry point
    directly) and ``direct_url.json`` (it records the temporary path), with
    their ``RECORD`` lines, and the backports' own test suites; file modes are
    normalised to 0644/0755.
-3. ``shiv --site-packages <staging> --reproducible --compile-pyc -e zrun.pyz:main``
+3. ``shiv --site-packages <staging> --reproducible -e zrun.pyz:main``
    writes the archive, with every timestamp set to ``SOURCE_DATE_EPOCH`` or,
    when that is unset, the date of the checked-out commit.
-4. Its ``__main__.py`` is replaced by ``pyz_main.py``: shiv's bootstrap call,
-   plus one usable line (set ``SHIV_ROOT``) when extraction is impossible.
+4. Its ``__main__.py`` is replaced by ``pyz_main.py``: a fast path for later
+   runs that starts zrun from the existing extraction without shiv's
+   bootstrap (checked against ``environment.json`` here, see
+   :func:`check_fast_path`), else shiv's bootstrap call, plus one usable line
+   (set ``SHIV_ROOT``) when extraction is impossible. It and
+   ``environment.json`` are stored uncompressed: every run reads them. The
+   backports are added under ``zrun-backports-py39/``, dated and deflated as
+   shiv does its entries.
 
 The setuptools that pip builds zrun's wheel with is pinned in
 ``pyz-constraints.txt``, since its version is written into the archive. Two
@@ -33,10 +41,11 @@ names the cache directory ``$SHIV_ROOT/runner.pyz_<build id>`` (``~/.shiv``
 by default) that the archive extracts itself to on its first run.
 
 Bytecode: shiv never puts ``*.pyc`` in an archive (it would suit one
-interpreter only). ``--compile-pyc`` makes the first run compile the whole
-extracted ``site-packages`` for the interpreter running it, so the runner
-never starts from source, even under ``PYTHONDONTWRITEBYTECODE``; another
-interpreter sharing that cache writes its own ``cpython-3X`` files on import.
+interpreter only, and the build would depend on the one building it). No
+``--compile-pyc`` either: compiling all of ``site-packages`` (3.9's backports
+included) in a process pool tripled the first run. Each interpreter writes
+``cpython-3X`` files for the modules it imports, as after a pip install;
+``SHIV_COMPILE_PYC=1`` at the first run still compiles everything.
 """
 
 from __future__ import annotations
@@ -52,6 +61,7 @@ import sys
 import tempfile
 import zipfile
 from pathlib import Path
+from types import ModuleType
 from typing import Dict, List, Optional, Sequence
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,6 +74,8 @@ BACKPORTS_REQUIREMENTS = Path(__file__).resolve().parent / "pyz-backports.txt"
 BUILD_CONSTRAINTS = Path(__file__).resolve().parent / "pyz-constraints.txt"
 # The archive's __main__.py: shiv's bootstrap plus a usable error when it cannot extract (see the file).
 MAIN_PY = Path(__file__).resolve().parent / "pyz_main.py"
+# How shiv's archive is finished: the fast path's checks, __main__.py swapped, the backports added.
+FINISH_PY = Path(__file__).resolve().parent / "pyz_finish.py"
 # What setuptools needs from the tree; everything else (tests, docs, build/, *.egg-info) stays out.
 PROJECT_FILES = ("pyproject.toml", "setup.cfg", "setup.py", "MANIFEST.in", "README.md", "LICENSE")
 
@@ -111,20 +123,26 @@ def pip_install_backports(target: Path) -> None:
 
 
 def pip_environment() -> Dict[str, str]:
-    """pip's settings, with the build backend pinned (``PIP_CONSTRAINT`` reaches pip's isolated build environment)."""
+    """pip's settings, with the build backend pinned in pip's isolated build environment, for old and new pips."""
     env = dict(os.environ)
     env.pop("PIP_REQUIRE_VIRTUALENV", None)  # --target is not an environment; shiv does the same
     env["PIP_CONSTRAINT"] = str(BUILD_CONSTRAINTS)
+    env["PIP_BUILD_CONSTRAINT"] = str(BUILD_CONSTRAINTS)  # pip >= 25.3 no longer applies PIP_CONSTRAINT there
     return env
+
+
+def load(path: Path, name: str) -> ModuleType:
+    """The module in ``path``, loaded without ``sys.path`` (this script is run, and loaded by the tests, from anywhere)."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def backports_directory(root: Path) -> str:
     """``zrun.pyz.BACKPORTS`` of the tree being built, which ``zrun.pyz`` adds to ``sys.path`` on 3.9."""
-    spec = importlib.util.spec_from_file_location("_zrun_pyz_layout", root / "src" / "zrun" / "pyz.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    name: str = module.BACKPORTS
+    name: str = load(root / "src" / "zrun" / "pyz.py", "_zrun_pyz_layout").BACKPORTS
     return name
 
 
@@ -136,15 +154,16 @@ def prune(site_packages: Path, backports: Path) -> None:
     shutil.rmtree(site_packages / "bin", ignore_errors=True)
     for tests in sorted(backports.glob("*/tests")):
         shutil.rmtree(tests)
-    for dist_info in sorted(site_packages.rglob("*.dist-info")):
-        (dist_info / "direct_url.json").unlink(missing_ok=True)
-        record = dist_info / "RECORD"
-        if record.is_file():
-            lines = record.read_text(encoding="utf-8").splitlines()
-            kept = [line for line in lines if _recorded_file_exists(dist_info.parent, line)]
-            record.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
-    for path in site_packages.rglob("*"):
-        path.chmod(0o755 if path.is_dir() else 0o644)
+    for tree in (site_packages, backports):
+        for dist_info in sorted(tree.rglob("*.dist-info")):
+            (dist_info / "direct_url.json").unlink(missing_ok=True)
+            record = dist_info / "RECORD"
+            if record.is_file():
+                lines = record.read_text(encoding="utf-8").splitlines()
+                kept = [line for line in lines if _recorded_file_exists(dist_info.parent, line)]
+                record.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+        for path in tree.rglob("*"):
+            path.chmod(0o755 if path.is_dir() else 0o644)
 
 
 def _recorded_file_exists(site_packages: Path, line: str) -> bool:
@@ -158,24 +177,8 @@ def shiv(site_packages: Path, output: Path, shebang: str, epoch: Optional[str]) 
     if epoch is not None:
         env["SOURCE_DATE_EPOCH"] = epoch
     command = [sys.executable, "-m", "shiv", "--site-packages", str(site_packages), "--reproducible"]
-    command += ["--compile-pyc", "--entry-point", ENTRY_POINT, "--python", shebang, "--output-file", str(output)]
+    command += ["--entry-point", ENTRY_POINT, "--python", shebang, "--output-file", str(output)]
     run_step("shiv", command, env)
-
-
-def replace_main(archive: Path, main: bytes) -> None:
-    """Swap shiv's ``__main__.py`` for ``main``, keeping the ``#!`` line and every other entry, date and mode."""
-    data = archive.read_bytes()
-    with zipfile.ZipFile(archive) as original:
-        entries = [(info, original.read(info)) for info in original.infolist()]
-    prefix = data[: min(info.header_offset for info, _ in entries)]
-    partial = archive.with_name(archive.name + ".main")
-    with open(partial, "wb") as stream:
-        stream.write(prefix)
-        with zipfile.ZipFile(stream, "w") as rewritten:
-            for info, content in entries:
-                rewritten.writestr(info, main if info.filename == "__main__.py" else content)
-    shutil.copymode(archive, partial)
-    os.replace(partial, archive)
 
 
 def run_step(name: str, command: List[str], env: Dict[str, str]) -> None:
@@ -199,12 +202,17 @@ def build(output: Path = DEFAULT_OUTPUT, *, shebang: str = DEFAULT_SHEBANG, root
         project.mkdir()
         site_packages = Path(work, "site-packages")
         pip_install(copy_project(root, project), site_packages)
-        backports = site_packages / backports_directory(root)
+        backports = Path(work, backports_directory(root))  # not under site-packages: shiv must not extract it
         pip_install_backports(backports)
         prune(site_packages, backports)
         staged = Path(work, output.name)
         shiv(site_packages, staged, shebang, source_date_epoch(root))
-        replace_main(staged, MAIN_PY.read_bytes())
+        finish = load(FINISH_PY, "_zrun_pyz_finish")
+        try:
+            finish.check_fast_path(staged, ENTRY_POINT)
+        except ValueError as exc:
+            raise BuildError(str(exc)) from None
+        finish.replace_main(staged, MAIN_PY.read_bytes(), backports)
         partial = output.with_name(f".{output.name}.partial")
         shutil.copy2(staged, partial)
         os.replace(partial, output)

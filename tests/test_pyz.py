@@ -100,6 +100,8 @@ APP = {
     ),
     "pkg/resources.py": RESOURCES,
     "pkg/path.py": "import json, sys\nprint(json.dumps(sys.path))\n",
+    # zipfile: imported by shiv's bootstrap, never by zrun's run of a zip
+    "pkg/shivless.py": "import json, sys\nprint(json.dumps({'zipfile': 'zipfile' in sys.modules, 'path': sys.path}))\n",
     "pkg/data.txt": "data",
 }
 
@@ -395,28 +397,107 @@ def test_runs_on_every_supported_interpreter(minor: int, runner_pyz: Path, shiv_
         assert seen["path0"] == str(app_dir / "app.zip")
 
 
-def test_archive_holds_sources_and_compiles_them_on_extraction(runner_pyz: Path) -> None:
-    """No version-specific bytecode inside; the first run compiles for its interpreter (shiv's ``compile_pyc``)."""
+def test_archive_holds_sources_only(runner_pyz: Path) -> None:
+    """No version-specific bytecode inside, and no compiling on extraction: import writes what runs (shiv's default)."""
     with zipfile.ZipFile(runner_pyz) as archive:
         names = archive.namelist()
         environment = json.loads(archive.read("environment.json"))
+        stored = {info.filename for info in archive.infolist() if info.compress_type == zipfile.ZIP_STORED}
     assert not [name for name in names if name.endswith(".pyc") or "__pycache__" in name]
-    expected = {"site-packages/zrun/cli.py", "site-packages/zrun/pyz.py", f"site-packages/{BACKPORTS}/importlib_resources/__init__.py"}
+    expected = {"site-packages/zrun/cli.py", "site-packages/zrun/pyz.py", f"{BACKPORTS}/importlib_resources/__init__.py"}
     assert expected <= set(names)
     assert not [name for name in names if name.startswith("site-packages/bin/") or name.endswith("direct_url.json")]
     assert not [name for name in names if "/tests/" in name]
+    assert not [name for name in names if BACKPORTS in name and not name.startswith(f"{BACKPORTS}/")]  # shiv would extract them
     assert environment["entry_point"] == build_pyz.ENTRY_POINT == "zrun.pyz:main"
-    assert environment["reproducible"] and environment["compile_pyc"]
+    assert environment["reproducible"] and not environment["compile_pyc"]
+    assert {"__main__.py", "environment.json"} <= stored  # read on every run: no zlib needed to start
 
 
-def test_first_run_leaves_bytecode_for_every_module(runner_pyz: Path, tmp_path: Path, app_dir: Path) -> None:
-    """Even where the interpreter writes none itself, the runner never starts from source again."""
-    root = tmp_path / "cache"
-    expect_ok(pyz_launcher(sys.executable, runner_pyz, root)("app.zip:pkg.probe", cwd=app_dir, env={"PYTHONDONTWRITEBYTECODE": "1"}))
-    package = next(root.glob(f"{runner_pyz.name}_*")) / "site-packages" / "zrun"
+def pycs(extraction: Path, package: str) -> Dict[str, bool]:
+    """Whether each ``*.py`` of ``package`` in ``extraction`` has bytecode for this interpreter."""
+    folder = extraction / "site-packages" / package
     tag = sys.implementation.cache_tag
-    missing = [path.name for path in package.glob("*.py") if not (package / "__pycache__" / f"{path.stem}.{tag}.pyc").is_file()]
-    assert missing == []
+    return {path.name: (folder / "__pycache__" / f"{path.stem}.{tag}.pyc").is_file() for path in folder.glob("*.py")}
+
+
+def test_first_run_writes_bytecode_for_what_runs_only(runner_pyz: Path, tmp_path: Path, app_dir: Path) -> None:
+    """The first run extracts zrun and compiles what it imports, as any import does; not ``cache`` admin, nor 3.9's backports."""
+    root = tmp_path / "cache"
+    expect_ok(pyz_launcher(sys.executable, runner_pyz, root)("app.zip:pkg.probe", cwd=app_dir, env={"PYTHONDONTWRITEBYTECODE": ""}))
+    (extraction,) = root.glob(f"{runner_pyz.name}_*")
+    zrun_pycs = pycs(extraction, "zrun")
+    assert zrun_pycs["cli.py"] and zrun_pycs["pyz.py"] and zrun_pycs["engine.py"]
+    assert not zrun_pycs["cacheadmin.py"]
+    assert not (extraction / "site-packages" / BACKPORTS).exists()  # 3.9 imports them from the archive
+
+
+def test_shiv_compile_pyc_compiles_everything_on_extraction(runner_pyz: Path, tmp_path: Path, app_dir: Path) -> None:
+    """``SHIV_COMPILE_PYC=1``: shiv's compileall of the whole extraction, for a cache no one may write to later."""
+    root = tmp_path / "cache"
+    env = {"PYTHONDONTWRITEBYTECODE": "1", "SHIV_COMPILE_PYC": "1", "SHIV_COMPILE_WORKERS": "1"}
+    expect_ok(pyz_launcher(sys.executable, runner_pyz, root)("app.zip:pkg.probe", cwd=app_dir, env=env))
+    (extraction,) = root.glob(f"{runner_pyz.name}_*")
+    assert [name for name, compiled in pycs(extraction, "zrun").items() if not compiled] == []
+
+
+# --- later runs: past shiv's bootstrap ------------------------------------------------
+
+
+def shivless(pyz: Launcher, app_dir: Path, env: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
+    """What ``pkg.shivless`` saw: whether shiv's bootstrap ran (it imports ``zipfile``), and ``sys.path``."""
+    return observe(pyz, "app.zip:pkg.shivless", cwd=app_dir, env=env)
+
+
+def test_later_runs_skip_shivs_bootstrap_and_see_the_same_path(runner_pyz: Path, tmp_path: Path, app_dir: Path) -> None:
+    """The run that extracts goes through shiv; the next ones do not, and give the target the same ``sys.path``."""
+    pyz = pyz_launcher(sys.executable, runner_pyz, tmp_path / "cache")
+    first, later = shivless(pyz, app_dir), shivless(pyz, app_dir)
+    assert first["zipfile"] and not later["zipfile"]
+    assert later["path"] == first["path"]
+
+
+UNUSUAL = {
+    "force-extract": {"SHIV_FORCE_EXTRACT": "1"},
+    "extend-pythonpath-off": {"SHIV_EXTEND_PYTHONPATH": "0"},
+    "prepend-pythonpath": {"SHIV_PREPEND_PYTHONPATH": "elsewhere"},
+    "interpreter-off": {"SHIV_INTERPRETER": ""},
+}
+
+
+@pytest.mark.parametrize("env", UNUSUAL.values(), ids=UNUSUAL.keys())
+def test_shiv_settings_take_shivs_bootstrap(env: Dict[str, str], runner_pyz: Path, shiv_root: Path, app_dir: Path) -> None:
+    """Any ``SHIV_*`` setting that acts after extraction goes to shiv itself, even on a later run."""
+    pyz = pyz_launcher(sys.executable, runner_pyz, shiv_root)
+    shivless(pyz, app_dir)
+    assert shivless(pyz, app_dir, env)["zipfile"]
+
+
+def test_indirect_shiv_root_takes_shivs_bootstrap(runner_pyz: Path, tmp_path: Path, app_dir: Path) -> None:
+    """``SHIV_ROOT=$NAME`` (shiv reads the folder from ``NAME``) is shiv's to resolve."""
+    pyz = pyz_launcher(sys.executable, runner_pyz, tmp_path / "unused")
+    env = {"SHIV_ROOT": "$ZRUN_TEST_ROOT", "ZRUN_TEST_ROOT": str(tmp_path / "real")}
+    assert shivless(pyz, app_dir, env)["zipfile"] and shivless(pyz, app_dir, env)["zipfile"]
+    assert list((tmp_path / "real").glob(f"{runner_pyz.name}_*")) and not (tmp_path / "unused").exists()
+
+
+@pytest.mark.parametrize("where", ["extraction", "site-packages"])
+def test_extraction_others_can_write_takes_shivs_bootstrap(where: str, runner_pyz: Path, tmp_path: Path, app_dir: Path) -> None:
+    """The fast path trusts only what zrun's own cache would: a folder of this user's, writable by no one else."""
+    pyz = pyz_launcher(sys.executable, runner_pyz, tmp_path / "cache")
+    shivless(pyz, app_dir)
+    (extraction,) = (tmp_path / "cache").glob(f"{runner_pyz.name}_*")
+    (extraction if where == "extraction" else extraction / "site-packages").chmod(0o777)
+    assert shivless(pyz, app_dir)["zipfile"]
+
+
+def test_a_link_to_the_archive_uses_its_extraction(runner_pyz: Path, tmp_path: Path, app_dir: Path) -> None:
+    """shiv names the folder after the resolved archive: a symbolic link shares it, and the fast path finds it."""
+    link = tmp_path / "link.pyz"
+    link.symlink_to(runner_pyz)
+    pyz = pyz_launcher(sys.executable, link, tmp_path / "cache")
+    assert shivless(pyz, app_dir)["zipfile"] and not shivless(pyz, app_dir)["zipfile"]
+    assert [path.name.partition("_")[0] for path in (tmp_path / "cache").iterdir() if path.is_dir()] == [runner_pyz.name]
 
 
 @pytest.mark.parametrize("minor", [9, 10, 11, 12, 13], ids=lambda minor: f"3.{minor}")

@@ -27,8 +27,8 @@ target its own, as it gives module, script and archive targets their own
 
 The archive is built for every supported interpreter at once, so the
 ``importlib_resources`` backport that zrun promises on 3.9 ships in a
-directory of its own inside ``site-packages`` and goes on ``sys.path`` only
-there.
+directory of its own at the archive's top, which shiv does not extract, and
+goes on ``sys.path`` (read by zipimport) only there.
 """
 
 from __future__ import annotations
@@ -40,11 +40,13 @@ TYPE_CHECKING = False  # typing costs milliseconds at start-up; only checkers ne
 if TYPE_CHECKING:
     from typing import MutableMapping
 
-#: Directory, next to the ``zrun`` package, that holds what only 3.9 needs.
+#: Directory at the top of runner.pyz (not in its ``site-packages``) that holds what only 3.9 needs.
 #: The name is no valid module name, so nothing imports it by accident.
 BACKPORTS = "zrun-backports-py39"
 #: The one shiv variable the target's own shiv apps should still see.
 KEPT_SHIV_VARIABLES = ("SHIV_ROOT",)
+#: The globals runner.pyz's ``__main__.py`` defines: shiv's package, and the fast path past it.
+MAIN_GLOBALS = ("_bootstrap", "_zrun_fast_path")
 
 
 def site_packages() -> str:
@@ -53,15 +55,16 @@ def site_packages() -> str:
 
 
 def forget_bootstrap() -> None:
-    """Drop shiv's ``_bootstrap`` package from ``sys.modules``.
+    """Drop shiv's ``_bootstrap`` package from ``sys.modules``, and :data:`MAIN_GLOBALS` from ``__main__``.
 
-    Safe while its frames are still on the stack: they keep their globals.
+    Safe while their frames are still on the stack: they keep their globals.
     """
     for name in [name for name in list(sys.modules) if name == "_bootstrap" or name.startswith("_bootstrap.")]:
         del sys.modules[name]
     main = sys.modules.get("__main__")
-    if main is not None and getattr(main, "_bootstrap", None) is not None:
-        del main._bootstrap
+    for name in MAIN_GLOBALS:
+        if main is not None and getattr(main, name, None) is not None:
+            delattr(main, name)
 
 
 def forget_shiv_environment(environ: MutableMapping[str, str], ours: str) -> None:
@@ -84,12 +87,12 @@ def archive_first(archive: str) -> None:
         sys.path[:] = [archive, *others]
 
 
-def add_backports(ours: str) -> None:
-    """On 3.9, put the backports right after ``ours``, where pip would have installed them."""
+def add_backports(ours: str, archive: str) -> None:
+    """On 3.9, put the backports inside ``archive`` right after ``ours``, where pip would have installed them."""
     if sys.version_info >= (3, 10):
         return
-    backports = os.path.join(ours, BACKPORTS)
-    if os.path.isdir(backports) and backports not in sys.path:
+    backports = os.path.join(archive, BACKPORTS)
+    if backports not in sys.path:
         index = sys.path.index(ours) + 1 if ours in sys.path else len(sys.path)
         sys.path.insert(index, backports)
 
@@ -99,11 +102,13 @@ def main() -> int:
     ours = site_packages()
     forget_bootstrap()
     forget_shiv_environment(os.environ, ours)
-    archive_first(os.path.abspath(sys.argv[0]))
-    add_backports(ours)
-    from .shivcache import touch
-
-    touch(os.path.dirname(ours))  # the last use `zrun cache prune` goes by
+    archive = os.path.abspath(sys.argv[0])
+    archive_first(archive)
+    add_backports(ours, archive)
+    try:
+        os.utime(os.path.dirname(ours))  # the last use `zrun cache prune` goes by (see zrun.shivcache)
+    except OSError:
+        pass  # a read-only cache just stays unrecorded
     from .cli import main as cli_main
 
     return cli_main()

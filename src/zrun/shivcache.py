@@ -7,7 +7,7 @@ reports and removes them, but only those that are runner.pyz's: a folder
 its ``.<folder>_lock`` file beside it. The extraction the running process
 imports from is never removed, nor one whose lock another process holds (it
 is being extracted right now). Last use is the folder's modification time,
-which :func:`touch` refreshes at every start of runner.pyz.
+which :func:`zrun.pyz.main` refreshes at every start of runner.pyz.
 """
 
 from __future__ import annotations
@@ -32,14 +32,6 @@ def running() -> Optional[str]:
 
     here = os.path.dirname(pyz.site_packages())
     return here if _is_ours(here) else None
-
-
-def touch(extraction: str) -> None:
-    """Record a use of ``extraction`` (a read-only cache just stays unrecorded)."""
-    try:
-        os.utime(extraction)
-    except OSError:
-        pass
 
 
 def _is_ours(folder: str) -> bool:
