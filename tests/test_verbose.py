@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Dict, List
 
@@ -141,3 +143,19 @@ def test_verbose_reaches_no_target_option(zrun_cli: Launcher, tmp_path: Path) ->
     write_zip(tmp_path / "app.zip", {"__main__.py": "import sys\nprint(sys.argv[1:])\n"})
     result = zrun_cli("app.zip", "-v", cwd=tmp_path)
     assert (result.stdout, result.stderr) == ("['-v']\n", "")
+
+
+def test_environment_variable_reaches_library_calls(tmp_path: Path) -> None:
+    """A host that embeds zrun (no CLI) gets the same reports from ``ZRUN_VERBOSE`` for ``zrun.run()``."""
+    archive = write_zip(tmp_path / "app.zip", FILES)
+    host = tmp_path / "host.py"
+    host.write_text("import sys, zrun\nzrun.run(sys.argv[1] + ':vpkg.main')\nprint('host done')\n", encoding="utf-8")
+    env = {**os.environ, **cached_env(tmp_path)}
+    env.pop("PYTHONPATH", None)
+    command = [sys.executable, str(host), str(archive)]
+    loud = subprocess.run(command, capture_output=True, text=True, env={**env, "ZRUN_VERBOSE": "1"}, timeout=60)
+    assert loud.stdout == "helped\nhost done\n", loud.stderr
+    lines = reports(loud.stderr)
+    assert any(line.startswith(f"module vpkg.main from {archive} (vpkg/main.py): ") for line in lines), lines
+    quiet = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
+    assert (quiet.stdout, quiet.stderr) == ("helped\nhost done\n", "")

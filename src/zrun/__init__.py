@@ -148,3 +148,20 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> List[str]:
     return sorted(set(globals()) | set(_EXPORTS))
+
+
+def _verbose_from_environment() -> None:
+    """``ZRUN_VERBOSE`` reaches embedded use too: a host's library calls report as ``-v`` does.
+
+    Only the variable's presence is tested here; without it nothing is imported.
+    """
+    import os
+
+    if os.environ.get("ZRUN_VERBOSE"):
+        from .settings import Settings
+        from .verbose import enable
+
+        enable(Settings().ZRUN_VERBOSE)
+
+
+_verbose_from_environment()
