@@ -21,10 +21,12 @@ from .zipindex import Member, read_index
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from types import ModuleType
-    from typing import BinaryIO, Optional
+    from typing import AbstractSet, BinaryIO, List, Mapping, Optional, Tuple, Union
 
     from .zipindex import Fetch as _Fetch
-    from .zipindex import Index as _Index
+    from .zipindex import Index as _Parsed
+
+    _Index = Union[_Parsed, Tuple[Mapping[str, Member], AbstractSet[str], List[str]]]
 _LOCAL = struct.Struct("<4s22x2H")  # 30 bytes: signature, name and extra lengths
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0)  # no FIFO hang
 _METHODS = {0: "stored", 1: "shrink", 6: "implode", 8: "deflate", 9: "deflate64", 12: "bzip2",
@@ -82,12 +84,17 @@ def clear_cache() -> None:
 
 
 class Archive:
-    """An indexed zip file or buffer: members live in a dict and are read lazily."""
+    """An indexed zip file or buffer: members are looked up by name and read lazily.
+
+    ``members`` and ``dirs`` are a ``dict`` and a ``frozenset`` after a parse,
+    or views searched in place in a cached table (:mod:`zrun.indextable`):
+    code that wants to know which should call :meth:`table_backed`.
+    """
 
     __slots__ = ("_data", "_size", "dirs", "identity", "members", "path", "refused")
     path: str
-    members: dict[str, Member]
-    dirs: frozenset[str]
+    members: Mapping[str, Member]
+    dirs: AbstractSet[str]
     identity: tuple[int, ...]
     refused: list[str]
 
@@ -112,16 +119,18 @@ class Archive:
             large = st.st_size >= _INDEX_CACHE_MIN_BYTES  # else the lookup costs more than a parse
             if large:
                 from . import indexcache  # lazily: small archives never load it
-            index = indexcache.load(apath, st) if large else None
+            index: Optional[_Index] = indexcache.load(apath, st) if large else None
             if index is None:
-                try:
-                    index = read_index(_reader(f), st.st_size, apath)
-                except OSError as e:  # a dying disk or NFS mount: still an error naming the archive
-                    raise ArchiveError(apath, f"cannot read: {e}") from e
+                parsed = _parse(f, st, apath)
                 if large:
-                    indexcache.store(apath, st, index)
+                    indexcache.store(apath, st, parsed)
+                index = parsed
         archive = _cache[apath] = cls(apath, index, _identity(st), st.st_size)
         return archive
+
+    def table_backed(self) -> bool:
+        """Are ``members`` searched in a cached table (not a ``dict`` of every entry)?"""
+        return not isinstance(self.members, dict)
 
     @classmethod
     def from_bytes(cls, data: bytes | bytearray | memoryview, label: str = "<memory zip>") -> Archive:
@@ -207,6 +216,20 @@ class Archive:
         if len(raw) != n:
             raise CorruptArchive(self.path, "member data is truncated", m.name)
         return raw
+
+
+def _parse(f: BinaryIO, st: os.stat_result, path: str) -> _Parsed:
+    try:
+        return read_index(_reader(f), st.st_size, path)
+    except OSError as e:  # a dying disk or NFS mount: still an error naming the archive
+        raise ArchiveError(path, f"cannot read: {e}") from e
+
+
+def parse_again(path: str, st: os.stat_result) -> tuple[_Parsed, bool]:
+    """A fresh parse for a cached table found damaged in use, and whether the file is still ``st``'s."""
+    f, now = _open(path)
+    with f:
+        return _parse(f, now, path), _identity(now) == _identity(st)
 
 
 def _identity(st: os.stat_result) -> tuple[int, ...]:

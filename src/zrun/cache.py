@@ -222,6 +222,50 @@ def store_index(identity: str, data: bytes) -> None:
     store("index", digest("index", identity), data)
 
 
+def open_index(identity: str) -> Optional[Tuple[Callable[[int, int], bytes], int]]:
+    """A reader of the entry :func:`store_index` kept for ``identity``, and its payload's length.
+
+    Only the entry's magic and length are checked here, not its CRC-32: that
+    would read every byte of a tens-of-MB index on every run. The payload
+    carries its own checks (:mod:`zrun.indextable`), made on the bytes a run
+    reads. ``read(position, length)`` reads the payload; it keeps the file open.
+    """
+    found = root()
+    if found is None:
+        return None
+    key = digest("index", identity)
+    shard = f"index/{key[:2]}"
+    try:
+        cacheroot.folder(found, shard, create=False)
+        f = cacheroot.open_file(found, f"{shard}/{key[2:]}")
+    except Untrusted as exc:
+        distrust(exc)
+        return None
+    except OSError:
+        return None
+    fd = f.fileno()
+    size = os.fstat(fd).st_size - 16
+    pread = getattr(os, "pread", None)
+    if pread is None:  # Windows: seek and read, one thread at a time
+        import _thread
+
+        lock = _thread.allocate_lock()
+
+        def read(pos: int, n: int) -> bytes:
+            with lock:
+                f.seek(16 + pos)
+                return f.read(n) or b""
+    else:
+        def read(pos: int, n: int) -> bytes:
+            return pread(fd, n, 16 + pos) if f else b""  # f: the file lives as long as this reader
+
+    head = read(-16, 16)
+    if head[:8] != _HEAD or int.from_bytes(head[8:12], "little") != size:
+        f.close()
+        return None
+    return read, size
+
+
 def load(kind: str, key: str) -> Optional[memoryview]:
     """The payload of entry ``key`` of ``kind``, or ``None`` if absent, short or damaged."""
     found = root()

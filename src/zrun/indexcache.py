@@ -2,40 +2,43 @@
 
 Parsing a central directory costs time in proportion to its entries (zipimport:
 ~90 ms for 10,000 before the first import, REFERENCE.md §3). A later run over
-the same file loads the parsed columns in one ``marshal.loads`` instead, which
-is about 2.7 times cheaper at every size measured (500 to 100,000 entries). A
-small archive is not worth a file in the cache: below :data:`MIN_ENTRIES` the
-saving is under ~2 ms a run (measurements in docs/cache.md).
+the same file reads the stored table instead (:mod:`zrun.indextable`: sorted
+names, fixed-size records, bisected in place), so it decodes only the entries
+it looks up: its cost no longer grows with the archive. A small archive is not
+worth a file in the cache: below :data:`MIN_ENTRIES` the saving is under ~2 ms
+a run (measurements in docs/cache.md).
 
 The key is the archive's path and its ``stat`` identity (device, inode, size,
 modification and change times), plus the local time zone, because member times
 are stored as local DOS times and converted as zipimport does. Any rewrite of
 the file changes its change time, so an entry never describes another content.
+A damaged entry is noticed when its header, length or tail is read at open, or
+when a damaged chunk is first used: the archive is then parsed again and the
+entry rewritten.
 """
 
 from __future__ import annotations
 
-import gc
-import marshal
 import time
-from itertools import repeat
 
-from . import cache
-from .zipindex import Member
+from . import cache, indextable
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import os
-    from typing import Any, Dict, FrozenSet, List, Optional, Tuple
+    from typing import AbstractSet, List, Mapping, Optional, Tuple
 
-    Index = Tuple[Dict[str, Member], FrozenSet[str], List[str]]
+    from .zipindex import Index as Parsed
+    from .zipindex import Member
+
+    Index = Tuple[Mapping[str, Member], AbstractSet[str], List[str]]
 
 #: Archives with fewer members are parsed every time (measured: docs/cache.md).
 MIN_ENTRIES = 1000
 #: No archive of :data:`MIN_ENTRIES` members is smaller: 46 + 30 header bytes and
 #: a name of at least one byte twice, per member. Smaller files skip the lookup.
 MIN_BYTES = MIN_ENTRIES * 78
-_FORMAT = 1
+_FORMAT = 2
 
 
 def identity(path: str, st: os.stat_result) -> str:
@@ -45,38 +48,37 @@ def identity(path: str, st: os.stat_result) -> str:
 
 
 def load(path: str, st: os.stat_result) -> Optional[Index]:
-    """The index a previous run stored for this very file, or ``None``."""
+    """The index a previous run stored for this very file, searched in place; or ``None``.
+
+    If a damaged chunk turns up later, the archive is parsed again to answer
+    for the table, and the parse replaces the entry (if the file is still the
+    one ``st`` describes).
+    """
     if st.st_size < MIN_BYTES:
         return None
-    payload = cache.load_index(identity(path, st))
-    if payload is None:
+    opened = cache.open_index(identity(path, st))
+    if opened is None:
         return None
-    enabled = gc.isenabled()
-    gc.disable()  # every object made here is kept: collections only cost time
+
+    def reparse() -> Parsed:
+        from .archive import parse_again
+
+        index, same = parse_again(path, st)
+        if same:
+            store(path, st, index)
+        return index
+
     try:
-        return _decode(marshal.loads(payload))
-    except (EOFError, ValueError, TypeError, IndexError, AttributeError):
-        return None  # intact but not an index (cannot happen unless the format changed): parse instead
-    finally:
-        if enabled:
-            gc.enable()
+        table = indextable.Table(opened[0], opened[1], reparse)
+    except (indextable.Damaged, EOFError, ValueError, TypeError):
+        return None  # damaged at open, or not a table of this format: parse instead
+    return indextable.Members(table), indextable.Names(table, "", dirs=True), table.refused
 
 
-def store(path: str, st: os.stat_result, index: Index) -> None:
+def store(path: str, st: os.stat_result, index: Parsed) -> None:
     """Keep ``index`` for later runs if the archive is large enough to be worth it."""
-    members, dirs, refused = index
-    if len(members) < MIN_ENTRIES:
+    if len(index[0]) < MIN_ENTRIES:
         return
-    columns = list(zip(*members.values()))  # name, offset, method, sizes, crc, mtime, flags
-    payload = marshal.dumps(("\0".join(columns[0]), *columns[1:], sorted(dirs), list(refused)))
-    cache.store_index(identity(path, st), payload)
-
-
-def _decode(data: Any) -> Index:
-    """Members rebuilt column-wise: one C-level pass instead of a Python loop per entry."""
-    joined, *columns, dirs, refused = data
-    names = joined.split("\0")
-    if len(columns) != 7 or any(len(column) != len(names) for column in columns):
-        raise ValueError("not an index of this format")
-    members = dict(zip(names, map(tuple.__new__, repeat(Member), zip(names, *columns))))
-    return members, frozenset(dirs), list(refused)
+    table = indextable.build(index)
+    if table is not None:
+        cache.store_index(identity(path, st), table)

@@ -14,7 +14,7 @@ from .stdlib import stdlib
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Dict, FrozenSet, Iterator, List, Mapping, Optional, Tuple, Union
+    from typing import AbstractSet, Dict, FrozenSet, Iterator, List, Mapping, Optional, Tuple, Union
 
 # root -> weak reference: a source lives as long as a run, a loader or a host holds it.
 _registry: Dict[str, _weakref.ReferenceType[Source]] = {}
@@ -36,14 +36,16 @@ class Source:
 
     def __init__(self, root: str) -> None:
         self.root = root
-        self._files: FrozenSet[str] = frozenset()
-        self._dirs: FrozenSet[str] = frozenset()
+        # Any set of names: frozensets here, views searched in place for a large archive (zrun.indextable).
+        self._files: AbstractSet[str] = frozenset()
+        self._dirs: AbstractSet[str] = frozenset()
         self._children: Optional[Dict[str, List[str]]] = None
         self._files, self._dirs = self._index()
         _register(self)
 
     # What a concrete source provides.
-    def _index(self) -> Tuple[FrozenSet[str], FrozenSet[str]]:
+    def _index(self) -> Tuple[AbstractSet[str], AbstractSet[str]]:
+        """The file names and directory names: answered by ``in``, iterated only to list everything."""
         raise NotImplementedError
 
     def read(self, name: str) -> bytes:

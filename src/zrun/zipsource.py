@@ -17,7 +17,7 @@ from .source import Source, unique_root
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import FrozenSet, Optional, Tuple, Union
+    from typing import AbstractSet, List, Optional, Tuple, Union
 
     PathOrBytes = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview]
 
@@ -82,13 +82,31 @@ class ZipSource(Source):
     def archive(self) -> Archive:
         return self._archive
 
-    def _index(self) -> Tuple[FrozenSet[str], FrozenSet[str]]:
+    def _index(self) -> Tuple[AbstractSet[str], AbstractSet[str]]:
+        """Name sets: searched in the cached table for a large archive, else frozensets of every name."""
         prefix = self._prefix
+        archive = self._archive
+        if archive.table_backed():
+            from .indextable import Names  # already imported: the table's views are its classes
+
+            dirs = archive.dirs
+            assert isinstance(dirs, Names)
+            return dirs.below(prefix, dirs=False), dirs.below(prefix, dirs=True)
         if not prefix:
             return frozenset(self._archive.members), self._archive.dirs
         cut = len(prefix)
         names = frozenset(n[cut:] for n in self._archive.members if n.startswith(prefix))
         return names, frozenset(d[cut:] for d in self._archive.dirs if d.startswith(prefix))
+
+    def children(self, name: str) -> List[str]:
+        """As :meth:`Source.children`; bisected in the table of a large archive instead of grouping every name."""
+        if self._archive.table_backed():
+            from .indextable import Names
+
+            files, dirs = self._files, self._dirs
+            assert isinstance(files, Names) and isinstance(dirs, Names)
+            return sorted(files.children(name) + dirs.children(name))
+        return super().children(name)
 
     def is_stale(self) -> bool:
         return self._archive.is_stale()
