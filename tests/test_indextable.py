@@ -130,12 +130,13 @@ def stored_entry(root: Path) -> Path:
     return found
 
 
-def record_position(entry: Path, name: str) -> int:
-    """Where the record of member ``name`` lies in the cache file (16 bytes of cache header first)."""
+def field_position(entry: Path, name: str, field: str) -> int:
+    """Where the ``"csize"`` or ``"name end"`` of member ``name`` lies in the cache file (after 16 bytes of cache header)."""
     blob = entry.read_bytes()[16:]
     table = indextable.Table(lambda p, n: blob[p:p + n], len(blob), lambda: pytest.fail("intact"))  # type: ignore[arg-type,return-value]
     index = [m[0] for m in table.scan()].index(name)
-    return 16 + table._data + index * 48
+    at = table._columns + 8 * (table.n + index) if field == "csize" else 4 * (index + 1)
+    return 16 + table._data + at
 
 
 def test_damaged_record_is_detected_in_use_and_the_entry_rebuilt(low_threshold: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -143,7 +144,7 @@ def test_damaged_record_is_detected_in_use_and_the_entry_rebuilt(low_threshold: 
     expected = Archive.open(path).members["big/one.py"]
     entry = stored_entry(low_threshold / "cache")
     intact = entry.read_bytes()
-    at = record_position(entry, "big/one.py") + 20  # inside the compressed-size field
+    at = field_position(entry, "big/one.py", "csize")
     entry.write_bytes(intact[:at] + bytes([intact[at] ^ 0xFF]) + intact[at + 1:])
     clear_cache()
     loaded = Archive.open(path)
@@ -185,7 +186,7 @@ def test_cli_runs_through_a_damaged_entry(low_threshold: Path) -> None:
     assert run() == "one\n"
     entry = stored_entry(low_threshold / "cache")
     intact = entry.read_bytes()
-    at = record_position(entry, "big/one.py") + 4  # the name's length
+    at = field_position(entry, "big/one.py", "name end")
     entry.write_bytes(intact[:at] + bytes([intact[at] ^ 0x01]) + intact[at + 1:])
     assert run() == "one\n"
     assert entry.read_bytes() == intact

@@ -218,7 +218,7 @@ def load_index(identity: str) -> Optional[memoryview]:
     return load("index", digest("index", identity))
 
 
-def store_index(identity: str, data: bytes) -> None:
+def store_index(identity: str, data: bytes | bytearray) -> None:
     store("index", digest("index", identity), data)
 
 
@@ -287,7 +287,7 @@ def load(kind: str, key: str) -> Optional[memoryview]:
     return body if zlib.crc32(body) == int.from_bytes(data[12:16], "little") else None
 
 
-def store(kind: str, key: str, payload: bytes) -> None:
+def store(kind: str, key: str, payload: bytes | bytearray) -> None:
     """Write entry ``key`` of ``kind`` atomically; failures (read-only, full disk) are ignored."""
     found = root()
     if found is None or found.path in _unwritable:

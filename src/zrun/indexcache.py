@@ -64,6 +64,7 @@ def load(path: str, st: os.stat_result) -> Optional[Index]:
         from .archive import parse_again
 
         index, same = parse_again(path, st)
+        table.parsed = index  # answers from now on: the rewrite below imports, and imports look here
         if same:
             store(path, st, index)
         return index

@@ -10,9 +10,12 @@ Layout (little-endian; offsets from the start of the payload)::
 
     header   64 bytes  magic, chunk size, counts and lengths, header CRC-32
     crcs     4 bytes per chunk: CRC-32 of each CHUNK-byte slice of the data
-    data     member records (48 bytes each, sorted by UTF-8 name),
-             directory records (8 bytes each, sorted), the names, the
-             refused names (marshal)
+    data     fixed-size columns, the members sorted by UTF-8 name: name
+             offsets (n + 1, 4 bytes each), folder name offsets (dirs + 1),
+             local header offsets, compressed sizes, sizes (8 bytes each),
+             mtimes (double), CRCs (4), methods, flags (2 each); then the
+             member names and folder names, each set sorted and
+             concatenated; the refused names (marshal)
 
 The table is read with ``pread`` chunk by chunk (16 KiB), not mapped: on
 this machine's kernel a fault in a mapping made tens of MB resident for two
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import marshal
 import struct
+import sys
 import zlib
 from _collections_abc import ItemsView, Mapping, Set, ValuesView
 
@@ -43,9 +47,12 @@ if TYPE_CHECKING:
 MAGIC = b"ZRX1"
 _HEAD = struct.Struct("<4sI6Q")  # magic, chunk, members, dirs, names, refused bytes, data length, reserved
 _HEAD_SIZE = 64  # _HEAD (56), its CRC-32 (4), padding
-_RECORD = struct.Struct("<IIQQQdIHH")  # name offset and length, header offset, csize, size, mtime, crc, method, flags
-_DIR = struct.Struct("<II")  # name offset and length
+#: The member columns after the name offsets: Member field, array type code (size).
+_COLUMNS = ((1, "Q"), (3, "Q"), (4, "Q"), (6, "d"), (5, "I"), (2, "H"), (7, "H"))  # offset, csize, size, mtime, crc, method, flags
+_PER_MEMBER = 4 + 8 + 8 + 8 + 8 + 4 + 2 + 2  # its name offset and its columns
 _SPAN = struct.Struct("<II")
+_MTIME = struct.Struct("<d")
+_CRC = struct.Struct("<I")
 CHUNK = 1 << 14
 
 
@@ -53,30 +60,57 @@ class Damaged(Exception):
     """A chunk of the table does not match its CRC: the entry cannot be trusted."""
 
 
-def build(index: Index) -> Optional[bytes]:
-    """The table for ``index``, or ``None`` if it cannot be laid out (names over 4 GiB)."""
+def build(index: Index) -> Optional[bytearray]:
+    """The table for ``index``, or ``None`` if it cannot be laid out (names over 4 GiB).
+
+    Column by column through ``array`` (C loops: 1,000,000 entries in ~0.2 s,
+    where a ``struct`` pack per record took 1.1 s), into one buffer: a first
+    run already holds the parse, and joined copies would add to its peak.
+    """
+    from array import array
+    from itertools import accumulate
+    from operator import itemgetter
+
     members, dirs, refused = index
-    names = bytearray()
-    records = []
-    pack = _RECORD.pack
-    for name in sorted(members, key=_key):
-        m = members[name]
-        raw = _key(name)
-        records.append(pack(len(names), len(raw), m[1], m[3], m[4], m[6], m[5], m[2], m[7]))
-        names += raw
-    dir_records = []
-    for name in sorted(dirs, key=_key):
-        raw = _key(name)
-        dir_records.append(_DIR.pack(len(names), len(raw)))
-        names += raw
-    if len(names) >= 1 << 32:
+    files, folders = sorted(members), sorted(dirs)  # code point order is UTF-8 byte order
+    joined = "".join(files).encode("utf-8", "surrogatepass")
+    folded = "".join(folders).encode("utf-8", "surrogatepass")
+    offsets = array("I", [0])
+    if offsets.itemsize != 4 or len(joined) + len(folded) >= 1 << 32:
         return None
+    offsets.extend(accumulate(_sizes(files, joined)))
+    offsets.extend(accumulate(_sizes(folders, folded), initial=len(joined)))  # (n + 1) then (dirs + 1) offsets
+    rows = list(map(members.__getitem__, files))
+    columns = [offsets, *(array(code, map(itemgetter(field), rows)) for field, code in _COLUMNS)]
+    if sys.byteorder != "little":
+        for column in columns:
+            column.byteswap()
     rejected = marshal.dumps(list(refused))
-    data = b"".join(records) + b"".join(dir_records) + names + rejected
-    crcs = b"".join(zlib.crc32(data[i:i + CHUNK]).to_bytes(4, "little") for i in range(0, len(data), CHUNK))
-    head = _HEAD.pack(MAGIC, CHUNK, len(members), len(dirs), len(names), len(rejected), len(data), 0)
-    crc = zlib.crc32(crcs, zlib.crc32(head)).to_bytes(4, "little")
-    return head + crc + bytes(_HEAD_SIZE - len(head) - 4) + crcs + data
+    parts = [*columns, joined, folded, rejected]
+    length = sum(len(part) * getattr(part, "itemsize", 1) for part in parts)
+    nchunks = -(-length // CHUNK)
+    start = _HEAD_SIZE + 4 * nchunks
+    out = bytearray(start + length)
+    at = start
+    for part in parts:
+        raw = memoryview(part).cast("B")  # type: ignore[arg-type]  # arrays and bytes: buffers
+        out[at:at + len(raw)] = raw
+        at += len(raw)
+    view = memoryview(out)
+    for c in range(nchunks):
+        lo = start + c * CHUNK
+        _CRC.pack_into(out, _HEAD_SIZE + 4 * c, zlib.crc32(view[lo:lo + CHUNK]))
+    _HEAD.pack_into(out, 0, MAGIC, CHUNK, len(files), len(folders), len(joined) + len(folded), len(rejected), length, 0)
+    _CRC.pack_into(out, 56, zlib.crc32(view[_HEAD_SIZE:start], zlib.crc32(view[:56])))
+    view.release()
+    return out
+
+
+def _sizes(names: List[str], joined: bytes) -> Iterator[int]:
+    """The UTF-8 length of each name: its length in characters if they are all ASCII."""
+    if len(joined) == sum(map(len, names)):
+        return map(len, names)
+    return (len(_key(name)) for name in names)
 
 
 def _key(name: str) -> bytes:
@@ -104,11 +138,13 @@ class Table:
         if int.from_bytes(head[56:60], "little") != zlib.crc32(crcs, zlib.crc32(head[:56])):
             raise Damaged("header CRC")
         self._data = _HEAD_SIZE + 4 * nchunks  # where the data starts in the payload
-        if size - self._data != length or length != self.n * 48 + self.ndirs * 8 + names + refused:
+        n = self.n
+        self._dirs_at = 4 * (n + 1)  # the folders' name offsets
+        self._columns = self._dirs_at + 4 * (self.ndirs + 1)  # header offsets, csizes, sizes, mtimes: 8 bytes each
+        self._names_at = self._columns + (_PER_MEMBER - 4) * n
+        if size - self._data != length or length != self._names_at + names + refused:
             raise Damaged("length")
         self._read, self._crcs, self._chunks = read, crcs, {}  # type: Tuple[Callable[[int, int], bytes], bytes, Dict[int, bytes]]
-        self._dirs_at = self.n * 48
-        self._names_at = self._dirs_at + self.ndirs * 8
         self._names_len = names
         self._reparse = reparse
         self.parsed: Optional[Index] = None
@@ -137,9 +173,9 @@ class Table:
         return joined[start - first * CHUNK:end - first * CHUNK]
 
     def _name(self, table: int, i: int) -> bytes:
-        size = 48 if table == 0 else 8
-        off, n = _SPAN.unpack(self._bytes(table + i * size, table + i * size + 8))
-        return self._bytes(self._names_at + off, self._names_at + off + n)
+        """Name ``i`` of the members (``table`` 0) or the folders (``table`` at their offsets)."""
+        start, end = _SPAN.unpack(self._bytes(table + 4 * i, table + 4 * i + 8))
+        return self._bytes(self._names_at + start, self._names_at + end)
 
     def _bisect(self, table: int, count: int, key: bytes, lo: int = 0) -> int:
         hi = count
@@ -152,7 +188,14 @@ class Table:
         return lo
 
     def _member(self, i: int, name: str) -> Member:
-        _, _, offset, csize, size, mtime, crc, method, flags = _RECORD.unpack(self._bytes(i * 48, i * 48 + 48))
+        n, at, get = self.n, self._columns, self._bytes
+        offset, csize, size = (int.from_bytes(get(at + 8 * (k * n + i), at + 8 * (k * n + i) + 8), "little") for k in range(3))
+        (mtime,) = _MTIME.unpack(get(at + 8 * (3 * n + i), at + 8 * (3 * n + i) + 8))
+        at += 32 * n
+        crc = int.from_bytes(get(at + 4 * i, at + 4 * i + 4), "little")
+        at += 4 * n
+        method = int.from_bytes(get(at + 2 * i, at + 2 * i + 2), "little")
+        flags = int.from_bytes(get(at + 2 * (n + i), at + 2 * (n + i) + 2), "little")
         return tuple.__new__(Member, (name, offset, method, csize, size, crc, mtime, flags))
 
     # What the views ask; each falls back to a parse once the table proves damaged.
@@ -186,8 +229,7 @@ class Table:
         if self.parsed is None:
             try:
                 if self.n:
-                    self._check(0, self._dirs_at)
-                    self._check(self._names_at, self._names_at + self._names_len)
+                    self._check(0, self._names_at + self._names_len)
                 return self._scan()
             except Damaged:
                 pass
