@@ -35,6 +35,7 @@ import sys
 import zlib
 from _collections_abc import ItemsView, Mapping, Set, ValuesView
 
+from .stdlib import stdlib
 from .zipindex import Member
 
 TYPE_CHECKING = False
@@ -67,9 +68,8 @@ def build(index: Index) -> Optional[bytearray]:
     where a ``struct`` pack per record took 1.1 s), into one buffer: a first
     run already holds the parse, and joined copies would add to its peak.
     """
-    from array import array
-    from itertools import accumulate
-    from operator import itemgetter
+    array = stdlib("array").array  # stdlib(): never an archive's array.py (this runs inside imports)
+    accumulate, itemgetter = stdlib("itertools").accumulate, stdlib("operator").itemgetter
 
     members, dirs, refused = index
     files, folders = sorted(members), sorted(dirs)  # code point order is UTF-8 byte order
@@ -93,7 +93,7 @@ def build(index: Index) -> Optional[bytearray]:
     out = bytearray(start + length)
     at = start
     for part in parts:
-        raw = memoryview(part).cast("B")  # type: ignore[arg-type]  # arrays and bytes: buffers
+        raw = memoryview(part).cast("B")  # arrays and bytes alike
         out[at:at + len(raw)] = raw
         at += len(raw)
     view = memoryview(out)
