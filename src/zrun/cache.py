@@ -228,7 +228,8 @@ def open_index(identity: str) -> Optional[Tuple[Callable[[int, int], bytes], int
     Only the entry's magic and length are checked here, not its CRC-32: that
     would read every byte of a tens-of-MB index on every run. The payload
     carries its own checks (:mod:`zrun.indextable`), made on the bytes a run
-    reads. ``read(position, length)`` reads the payload; it keeps the file open.
+    reads. ``read(position, length)`` reads the payload; it keeps the file open
+    as long as it lives.
     """
     found = root()
     if found is None:
@@ -237,33 +238,41 @@ def open_index(identity: str) -> Optional[Tuple[Callable[[int, int], bytes], int
     shard = f"index/{key[:2]}"
     try:
         cacheroot.folder(found, shard, create=False)
-        f = cacheroot.open_file(found, f"{shard}/{key[2:]}")
+        fd = cacheroot.open_file(found, f"{shard}/{key[2:]}")
     except Untrusted as exc:
         distrust(exc)
         return None
     except OSError:
         return None
-    fd = f.fileno()
-    size = os.fstat(fd).st_size - 16
-    pread = getattr(os, "pread", None)
-    if pread is None:  # Windows: seek and read, one thread at a time
-        import _thread
-
-        lock = _thread.allocate_lock()
-
-        def read(pos: int, n: int) -> bytes:
-            with lock:
-                f.seek(16 + pos)
-                return f.read(n) or b""
-    else:
-        def read(pos: int, n: int) -> bytes:
-            return pread(fd, n, 16 + pos) if f else b""  # f: the file lives as long as this reader
-
+    read = _Reader(fd)
     head = read(-16, 16)
-    if head[:8] != _HEAD or int.from_bytes(head[8:12], "little") != size:
-        f.close()
+    if head[:8] != _HEAD or int.from_bytes(head[8:12], "little") != read.size - 16:
         return None
-    return read, size
+    return read, read.size - 16
+
+
+class _Reader:
+    """Reads of an open index entry by position; the descriptor is closed with the reader.
+
+    ``os.pread`` needs no seek, so threads share one descriptor; without it
+    (Windows) a lock orders seek and read.
+    """
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.size = os.fstat(fd).st_size
+        self._lock: Any = None if hasattr(os, "pread") else stdlib("_thread").allocate_lock()
+
+    def __call__(self, pos: int, n: int) -> bytes:
+        """``n`` bytes of the payload from ``pos`` (the entry's 16-byte header comes first)."""
+        if self._lock is None:
+            return os.pread(self.fd, n, 16 + pos)
+        with self._lock:
+            os.lseek(self.fd, 16 + pos, os.SEEK_SET)
+            return os.read(self.fd, n)
+
+    def __del__(self) -> None:
+        os.close(self.fd)
 
 
 def load(kind: str, key: str) -> Optional[memoryview]:

@@ -36,7 +36,7 @@ import stat
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import BinaryIO, List, Optional, Set, Tuple, Union
+    from typing import List, Optional, Set, Tuple, Union
 
     Root = Union["FdRoot", "PathRoot"]
 
@@ -272,12 +272,12 @@ def read_file(root: Root, rel: str, limit: int = -1) -> bytes:
 
 
 
-def open_file(root: Root, rel: str) -> BinaryIO:
-    """Regular file ``rel`` opened to read (unbuffered), checked as :func:`read_file` checks it."""
+def open_file(root: Root, rel: str) -> int:
+    """A descriptor of regular file ``rel`` opened to read, checked as :func:`read_file` checks it."""
     fd = root.open(rel, os.O_RDONLY)
     try:
         private(os.fstat(fd), root.full(rel), _uid(), stat.S_IFREG)
     except BaseException:
         os.close(fd)
         raise
-    return open(fd, "rb", buffering=0)
+    return fd
