@@ -190,3 +190,21 @@ def test_cli_runs_through_a_damaged_entry(low_threshold: Path) -> None:
     entry.write_bytes(intact[:at] + bytes([intact[at] ^ 0x01]) + intact[at + 1:])
     assert run() == "one\n"
     assert entry.read_bytes() == intact
+
+
+def test_a_lookup_reads_a_few_chunks_of_a_large_table(low_threshold: Path) -> None:
+    """The point of the table: one import's lookups read a bisection's chunks, not the whole index."""
+    path = low_threshold / "large.zip"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("hello/__init__.py", "")
+        for n in range(50_000):
+            z.writestr(f"filler/{n // 1000:03d}/{n:06d}.txt", "")
+    clear_cache()
+    Archive.open(path)
+    clear_cache()
+    source = ZipSource(path)
+    table = source.archive.dirs._table  # type: ignore[attr-defined]
+    assert table._nchunks > 150
+    assert source.is_file("hello/__init__.py") and source.is_dir("filler/049") and not source.is_file("hello/x.py")
+    assert source.children("") == ["filler", "hello"] and source.children("hello") == ["hello/__init__.py"]
+    assert len(table._chunks) <= 40, f"{len(table._chunks)} of {table._nchunks} chunks read"

@@ -144,7 +144,8 @@ class Table:
         self._names_at = self._columns + (_PER_MEMBER - 4) * n
         if size - self._data != length or length != self._names_at + names + refused:
             raise Damaged("length")
-        self._read, self._crcs, self._chunks = read, crcs, {}  # type: Tuple[Callable[[int, int], bytes], bytes, Dict[int, bytes]]
+        self._read, self._crcs, self._nchunks = read, crcs, nchunks
+        self._chunks: Dict[int, bytes] = {}
         self._names_len = names
         self._reparse = reparse
         self.parsed: Optional[Index] = None
@@ -155,6 +156,8 @@ class Table:
     def _chunk(self, c: int) -> bytes:
         piece = self._chunks.get(c)
         if piece is None:
+            if not 0 <= c < self._nchunks:  # only a format error could point there: never read past the end
+                raise Damaged(f"chunk {c} of {self._nchunks}")
             piece = self._read(self._data + c * CHUNK, CHUNK)
             if zlib.crc32(piece) != int.from_bytes(self._crcs[4 * c:4 * c + 4], "little"):
                 raise Damaged(f"chunk {c}")
