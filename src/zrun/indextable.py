@@ -113,6 +113,13 @@ def _sizes(names: List[str], joined: bytes) -> Iterator[int]:
     return (len(_key(name)) for name in names)
 
 
+def _native(column: Any) -> Any:
+    """An array read from the table, in this machine's byte order."""
+    if sys.byteorder != "little":
+        column.byteswap()
+    return column
+
+
 def _key(name: str) -> bytes:
     return name.encode("utf-8", "surrogatepass")  # UTF-8 byte order is code point order
 
@@ -163,10 +170,6 @@ class Table:
                 raise Damaged(f"chunk {c}")
             self._chunks[c] = piece
         return piece
-
-    def _check(self, start: int, end: int) -> None:
-        for c in range(start // CHUNK, (end - 1) // CHUNK + 1):
-            self._chunk(c)
 
     def _bytes(self, start: int, end: int) -> bytes:
         first, last = start // CHUNK, (end - 1) // CHUNK
@@ -228,28 +231,59 @@ class Table:
         return name in self._recover()[1]
 
     def scan(self) -> Iterator[Member]:
-        """Every member in name order (all records checked first, so a scan never stops halfway)."""
+        """Every member in name order, decoded column-wise (all read and checked first: a scan never stops halfway)."""
         if self.parsed is None:
             try:
-                if self.n:
-                    self._check(0, self._names_at + self._names_len)
-                return self._scan()
+                return self._members()
             except Damaged:
                 pass
         members = self._recover()[0]
-        return iter([members[k] for k in sorted(members, key=_key)])
+        return iter([members[k] for k in sorted(members)])
 
-    def _scan(self) -> Iterator[Member]:
-        for i in range(self.n):
-            yield self._member(i, self._name(0, i).decode("utf-8", "surrogatepass"))
+    def _members(self) -> Iterator[Member]:
+        names, n, at = self._names(0, 0, self.n), self.n, self._columns
+        array, columns = stdlib("array").array, []
+        for code in ("Q", "Q", "Q", "d", "I", "H", "H"):  # as _COLUMNS lays them out
+            column = array(code)
+            column.frombytes(self._bytes(at, at + column.itemsize * n))
+            at += column.itemsize * n
+            columns.append(_native(column))
+        offset, csize, size, mtime, crc, method, flags = columns
+        rows = zip(names, offset, method, csize, size, crc, mtime, flags)
+        return map(tuple.__new__, stdlib("itertools").repeat(Member), rows)
 
-    def dir_names(self) -> List[str]:
+    def names(self, prefix: str, dirs: bool) -> List[str]:
+        """The member (or folder) names that start with ``prefix`` (``""`` or ``"a/b/"``), in order."""
+        table, count = (self._dirs_at, self.ndirs) if dirs else (0, self.n)
         if self.parsed is None:
             try:
-                return [self._name(self._dirs_at, i).decode("utf-8", "surrogatepass") for i in range(self.ndirs)]
+                lo, hi = self._range(table, count, prefix)
+                return self._names(table, lo, hi)
             except Damaged:
                 pass
-        return sorted(self._recover()[1], key=_key)
+        return sorted(n for n in self._recover()[1 if dirs else 0] if n.startswith(prefix))
+
+    def _range(self, table: int, count: int, prefix: str) -> Tuple[int, int]:
+        """Indexes ``[lo, hi)`` of the names that start with ``prefix``."""
+        if not prefix:
+            return 0, count
+        key = _key(prefix)
+        lo = self._bisect(table, count, key)
+        return lo, self._bisect(table, count, _after(key[:-1]), lo)
+
+    def _names(self, table: int, lo: int, hi: int) -> List[str]:
+        """Names ``lo`` to ``hi`` of a table, read in two slices."""
+        if lo >= hi:
+            return []
+        offsets = stdlib("array").array("I")
+        offsets.frombytes(self._bytes(table + 4 * lo, table + 4 * hi + 4))
+        _native(offsets)
+        base = offsets[0]
+        blob = self._bytes(self._names_at + base, self._names_at + offsets[-1])
+        if blob.isascii():
+            text = blob.decode("ascii")
+            return [text[a - base:b - base] for a, b in zip(offsets, offsets[1:])]
+        return [blob[a - base:b - base].decode("utf-8", "surrogatepass") for a, b in zip(offsets, offsets[1:])]
 
     def children(self, prefix: str, dirs: bool) -> List[str]:
         """Files (or directories) right below ``prefix`` (``""`` or ``"a/b/"``), skipping subtrees by bisection."""
@@ -300,7 +334,7 @@ class Members(Mapping):  # type: ignore[type-arg]
         return len(self._table.parsed[0]) if self._table.parsed else self._table.n
 
     def __iter__(self) -> Iterator[str]:
-        return (m[0] for m in self._table.scan())
+        return iter(self._table.names("", dirs=False))
 
     def values(self) -> ValuesView[Member]:
         return _Values(self)
@@ -344,12 +378,11 @@ class Names(Set):  # type: ignore[type-arg]
         return self._table.has_dir(full) if self._dirs else self._table.get(full) is not None
 
     def __iter__(self) -> Iterator[str]:
-        cut, prefix = len(self._prefix), self._prefix
-        names = self._table.dir_names() if self._dirs else (m[0] for m in self._table.scan())
-        return (n[cut:] for n in names if n.startswith(prefix))
+        cut = len(self._prefix)
+        return (n[cut:] for n in self._table.names(self._prefix, self._dirs))
 
     def __len__(self) -> int:
-        return sum(1 for _ in self)
+        return len(self._table.names(self._prefix, self._dirs))
 
     def children(self, name: str) -> List[str]:
         """What :meth:`zrun.source.Source.children` answers for directory ``name``, unsorted."""
