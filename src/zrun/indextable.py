@@ -2,9 +2,9 @@
 
 Decoding a whole index into a Python object per entry costs time and memory
 in proportion to the archive (1,000,000 entries: ~400 ms and ~400 MB) even
-when a run imports three modules. This layout is
-searched where it lies, so a run decodes only the entries it asks about and
-reads only the chunks its bisections visit.
+when a run imports three modules. This layout is searched where it lies, so
+a run decodes only the entries it asks about and reads only the chunks its
+bisections visit.
 
 Layout (little-endian; offsets from the start of the payload)::
 
@@ -22,9 +22,10 @@ this machine's kernel a fault in a mapping made tens of MB resident for two
 dozen chunks used (docs/cache.md). Integrity without reading tens of MB per
 run: the header's CRC covers the header and the chunk CRC table; the payload's
 length must equal the header's; the last chunk (where a torn write shows) is
-checked at open; every other chunk is checked when it is first read, and kept. A damaged chunk raises
-:class:`Damaged`, and :class:`Table` then answers from a fresh parse of the
-archive (the caller's ``reparse``), which also rewrites the entry.
+checked at open; every other chunk is checked when it is first read, and
+kept. A damaged chunk raises :class:`Damaged`, and :class:`Table` then
+answers from a fresh parse of the archive (the caller's ``reparse``, which
+also rewrites the entry).
 """
 
 from __future__ import annotations
