@@ -43,9 +43,14 @@ _bootstrap: Any = sys.modules["importlib._bootstrap"]  # the import statement's 
 
 
 def importing_now() -> Set[str]:
-    """Names whose import is in progress in some thread: their module locks are alive."""
+    """Names whose import is in progress in some thread: their module locks are held.
+
+    A lock that is merely alive is not enough: the frames of a traceback still
+    being handled keep the locks of the imports they passed through alive, held
+    by nobody (seen on 3.15 after a fault while a package's module was found).
+    """
     locks = getattr(_bootstrap, "_module_locks", {})
-    return {name for name, ref in list(locks.items()) if ref() is not None}
+    return {name for name, ref in list(locks.items()) if getattr(ref(), "owner", None) is not None}
 
 
 class ImportRecorder:
