@@ -12,10 +12,12 @@ import sys
 from types import ModuleType
 from typing import Any, Dict, Iterable, List, Optional, Union
 
-from .engine import Run, SourceLike, as_sources, exec_code, module_globals
+from .entries import SourceLike, as_sources
 from .errors import NotRunnable
-from .finding import Location, module_details, open_location, script_code
+from .finding import module_details, script_code
+from .locations import Location, Script, open_location
 from .lock import hold
+from .runsteps import Run, exec_code, module_globals
 from .sysstate import SysState
 
 PathName = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
@@ -68,7 +70,7 @@ def run_path(
     with hold(lock_timeout, f"run path {path}"), SysState() as state:
         runner = Run(state, sources=(), alter_sys=True, replace_path0=False)
         location = _open(path)
-        if location.kind != "script":
+        if not isinstance(location, Script):
             runner.search(location)
             runner.set_path0(path)
             return dict(runner.main_of(location, _argv_tail(), name, init_globals))

@@ -20,14 +20,15 @@ from types import ModuleType, TracebackType
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Type, Union
 
 from .compat import run_module
-from .engine import Entry, Run, SourceLike, as_sources
+from .engine import run_target
+from .entries import Entry, SourceLike, as_sources
 from .errors import NotRunnable, TargetError
-from .finding import main_details
 from .imported import register_with_registries
 from .isolation import drop, main_location, preload, shadowed
 from .loader import SearchFirst, insert_first, location_of, path_hook
 from .lock import acquire
 from .namespaces import merge_namespaces
+from .runsteps import Run
 from .source import Source
 from .sysstate import SYS_LOCK, SysState
 from .target import Target, parse
@@ -169,11 +170,8 @@ class Scope:
             state = stack.enter_context(SysState()) if alters else SysState()
             runner = Run(state, sources=(), alter_sys=alter_sys, replace_path0=False)
             if parsed != Target(module="__main__"):
-                return runner.target(parsed, list(argv), run_name)
-            location = main_location(self.sources)
-            _, spec, code = main_details(location, location.path)
-            runner.set_argv(location.path, list(argv))
-            return runner.execute(code, runner.new_module(run_name), spec)
+                return run_target(runner, parsed, list(argv), run_name)
+            return runner.main_of(main_location(self.sources), list(argv), run_name, respawn=False)
 
     def import_module(self, name: str) -> ModuleType:
         """Import ``name`` with the scope's sources first (dropped on exit if ``isolate``)."""
