@@ -110,12 +110,11 @@ def module_names(location: str) -> List[str]:
 
 def open_source(location: str) -> Optional[Source]:
     """The archive or bundle at ``location``, or ``None`` when it is neither."""
+    from .entries import archive_source
     from .errors import ArchiveError
-    from .frozen import FrozenSource, is_bundle
-    from .zipsource import ZipSource
 
     try:
-        return FrozenSource.load(location) if is_bundle(location) else ZipSource(location)
+        return archive_source(location)
     except ArchiveError:
         return None
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import sys
 
-from .entries import Entry, SourceLike, as_sources
 from .errors import NotRunnable
 from .finding import evict, main_script, module_details, searched_sources, with_refusals
 from .locations import Location, Script, absolute, open_location
@@ -25,9 +24,11 @@ from .target import Target, parse
 
 TYPE_CHECKING = False  # typing costs milliseconds at start-up; only checkers need it
 if TYPE_CHECKING:
-    from typing import Any, Dict, Iterable, Optional, Sequence, Union
+    from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
 
-__all__ = ["Entry", "Run", "SourceLike", "as_sources", "main_names", "run", "run_main", "run_target"]
+    from .entries import Entry, SourceLike
+
+__all__ = ["Run", "main_names", "run", "run_main", "run_target"]
 
 
 def main_names() -> Dict[str, Any]:
@@ -170,7 +171,7 @@ def run(
     parsed = parse(target) if isinstance(target, str) else target
     locked = hold(lock_timeout, f"run {target if isinstance(target, str) else 'a target'}") if alter_sys else nullcontext()
     with locked, SysState(modules=isolate) as state:
-        runner = Run(state, sources=as_sources(sources), alter_sys=alter_sys, replace_path0=False)
+        runner = Run(state, sources=_entries(sources), alter_sys=alter_sys, replace_path0=False)
         try:
             return run_target(runner, parsed, argv, run_name)
         except BaseException:
@@ -183,8 +184,18 @@ def run_main(target: Target, argv: Sequence[str], sources: Iterable[SourceLike] 
     """The CLI's run: like :func:`run`, but nothing is restored (the process is ending)."""
     from .mainmodule import command_line_of
 
-    entries = as_sources(sources)
+    entries = _entries(sources)
     command_line_of(target, argv, entries)
     runner = Run(SysState(), sources=entries, alter_sys=True, replace_path0=adds_path0())
     runner.main_names = main_names()
     return run_target(runner, target, argv, "__main__")
+
+
+def _entries(sources: Iterable[SourceLike]) -> List[Entry]:
+    """:func:`zrun.entries.as_sources`, imported only for a run that has sources (not the CLI's usual run)."""
+    items = list(sources)
+    if not items:
+        return []
+    from .entries import as_sources
+
+    return as_sources(items)

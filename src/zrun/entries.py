@@ -11,13 +11,12 @@ bundle, or an archive.
 from __future__ import annotations
 
 import os
-from functools import singledispatch
 
 from .source import Source
 
 TYPE_CHECKING = False  # typing costs milliseconds at start-up; only checkers need it
 if TYPE_CHECKING:
-    from typing import Iterable, List, Union
+    from typing import Callable, Iterable, List, Optional, Union
 
     SourceLike = Union[Source, str, "os.PathLike[str]", bytes]
     Entry = Union[Source, str]
@@ -25,33 +24,45 @@ else:
     SourceLike = Entry = object
 
 
-@singledispatch
-def as_entry(item: object) -> Entry:
+def as_entry(item: SourceLike) -> Entry:
     """The search entry for one thing a user passed; a ``TypeError`` for anything else."""
-    raise TypeError(f"a source is a path, zip bytes or a zrun.Source, not {type(item).__name__}")
+    global _dispatch
+    if _dispatch is None:
+        _dispatch = _dispatcher()
+    return _dispatch(item)
 
 
-@as_entry.register(Source)
-def _ready(item: Source) -> Entry:
-    return item
+_dispatch: Optional[Callable[[SourceLike], Entry]] = None
 
 
-@as_entry.register(bytes)
-@as_entry.register(bytearray)
-@as_entry.register(memoryview)
-def _zip_bytes(item: bytes) -> Entry:
-    from .zipsource import ZipSource  # only when an archive is given
+def _dispatcher() -> Callable[[SourceLike], Entry]:
+    """Built at the first conversion, not at import: ``register`` imports ``typing``
+    (``functools._is_union_type``, 3.11-3.13), milliseconds a run without sources must not pay."""
+    from functools import singledispatch
 
-    return ZipSource(item)
+    @singledispatch
+    def convert(item: object) -> Entry:
+        raise TypeError(f"a source is a path, zip bytes or a zrun.Source, not {type(item).__name__}")
 
+    @convert.register(Source)
+    def _ready(item: Source) -> Entry:
+        return item
 
-@as_entry.register(str)
-@as_entry.register(os.PathLike)
-def _path(item: str) -> Entry:
-    path = os.fsdecode(os.fspath(item))
-    if os.path.isdir(path):
-        return os.path.abspath(path)
-    return archive_source(path)
+    @convert.register(bytes)
+    @convert.register(bytearray)
+    @convert.register(memoryview)
+    def _zip_bytes(item: bytes) -> Entry:
+        from .zipsource import ZipSource  # only when an archive is given
+
+        return ZipSource(item)
+
+    @convert.register(str)
+    @convert.register(os.PathLike)
+    def _path(item: str) -> Entry:
+        path = os.fsdecode(os.fspath(item))
+        return os.path.abspath(path) if os.path.isdir(path) else archive_source(path)
+
+    return convert
 
 
 def archive_source(path: str) -> Source:
@@ -68,3 +79,9 @@ def archive_source(path: str) -> Source:
 def as_sources(items: Iterable[SourceLike]) -> List[Entry]:
     """Accept ready sources, archive paths, directories and zip bytes alike."""
     return [as_entry(item) for item in items]
+
+
+def one_or_many(sources: Union[SourceLike, Iterable[SourceLike]]) -> List[Entry]:
+    """``Scope(path)`` and ``Scope([path, ...])`` alike: one source is not an iterable of them."""
+    single = isinstance(sources, (str, bytes, bytearray, memoryview, os.PathLike, Source))
+    return as_sources([sources] if single else sources)  # type: ignore[list-item,arg-type]

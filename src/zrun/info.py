@@ -100,14 +100,11 @@ def describe(location: str) -> Dict[str, Any]:
 
 def _open(location: str) -> Source:
     """The archive or bundle at ``location``; a missing file is ``FileNotFoundError``, a damaged one an ArchiveError."""
+    from .entries import archive_source
     from .errors import ArchiveNotFound, NotAnArchive
-    from .frozen import FrozenSource, is_bundle
-    from .zipsource import ZipSource
 
-    if is_bundle(location):
-        return FrozenSource.load(location)
     try:
-        return ZipSource(location)
+        return archive_source(location)
     except ArchiveNotFound:
         raise FileNotFoundError(location) from None
     except NotAnArchive:

@@ -94,14 +94,10 @@ def open_location(path: str) -> Location:
 
         why = missing(path)  # ENOENT, or ELOOP for a symlink loop, as python PATH says
         raise MissingPath(f"can't open file {absolute(path)!r}: [Errno {why.errno}] {why.strerror}")
-    from .frozen import FrozenSource, is_bundle
-
-    if is_bundle(path):
-        return Bundle(path, FrozenSource.load(path))
-    from .zipsource import ZipSource
+    from .entries import archive_source
 
     try:
-        return Bundle(path, ZipSource(path))
+        return Bundle(path, archive_source(path))
     except NotAnArchive:
         return Script(path)
 

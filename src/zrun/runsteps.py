@@ -13,7 +13,6 @@ import os
 import sys
 from types import ModuleType
 
-from .entries import Entry
 from .finding import main_details
 from .imported import register_with_registries
 from .loader import SearchFirst, insert_first, location_of, path_hook
@@ -28,6 +27,7 @@ if TYPE_CHECKING:
     from types import CodeType
     from typing import Any, Dict, Iterable, List, Optional, Sequence
 
+    from .entries import Entry
     from .locations import Location
 
 #: 3.15 dropped ``__cached__``: neither its import system nor its runpy sets the

@@ -21,7 +21,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Type, Union
 
 from .compat import run_module
 from .engine import run_target
-from .entries import Entry, SourceLike, as_sources
+from .entries import Entry, SourceLike, one_or_many
 from .errors import NotRunnable, TargetError
 from .imported import register_with_registries
 from .isolation import drop, main_location, preload, shadowed
@@ -55,9 +55,8 @@ class Scope:
         restore_cwd: bool = False,
         lock_timeout: Optional[float] = None,
     ) -> None:
-        single = isinstance(sources, (str, bytes, bytearray, memoryview, os.PathLike, Source))
         preload()
-        self.sources: List[Entry] = as_sources([sources] if single else sources)  # type: ignore[list-item,arg-type]
+        self.sources: List[Entry] = one_or_many(sources)
         self.isolate = isolate
         self.restore_environ = restore_environ
         self.restore_cwd = restore_cwd

@@ -16,7 +16,8 @@ import os
 from typing import Any, List, Optional, Sequence
 
 from .discovery import Runnable, entries_of
-from .engine import Run, as_sources, run_target
+from .engine import Run, run_target
+from .entries import as_sources
 from .errors import NotRunnable
 from .source import Source
 from .sysstate import SysState
