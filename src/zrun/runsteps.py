@@ -96,6 +96,20 @@ def forget_finders(roots: Iterable[str]) -> None:
             del cache[key]
 
 
+def put_first(entries: Sequence[Entry]) -> None:
+    """Search ``entries`` before everything else: a run's and a scope's one way to do it.
+
+    Their packages' ``__path__`` entries resolve through zrun's path hook,
+    namespace packages merge their portions, and the import registries
+    (``pkgutil``, ``pkg_resources``, distlib) learn about zrun's loaders.
+    """
+    insert_first(SearchFirst(entries))
+    if path_hook not in sys.path_hooks:
+        sys.path_hooks.insert(0, path_hook)
+    merge_namespaces()
+    register_with_registries()
+
+
 def exec_code(code: CodeType, module: ModuleType) -> None:
     """Execute ``code`` in ``module``; zrun frames end here for tracebacks."""
     exec(code, module.__dict__)
@@ -126,15 +140,11 @@ class Run:
         self.keep.append(entries)
         self.sources_win()
         forget_finders(entry.root for entry in entries if isinstance(entry, Source))
-        insert_first(SearchFirst(entries))
+        put_first(entries)
         if self.alter_sys and any(location_of(entry) is not None for entry in entries):
             from .spawn import watch  # spawned children must find these sources too
 
             watch()
-        if path_hook not in sys.path_hooks:
-            sys.path_hooks.insert(0, path_hook)
-        merge_namespaces()
-        register_with_registries()
         if location is not None and location.source is not None:
             finder = path_hook(location.source.root)
             for spelling in {location.path, absolute(location.path), os.path.abspath(location.path)}:

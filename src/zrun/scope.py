@@ -23,12 +23,10 @@ from .compat import run_module
 from .engine import run_target
 from .entries import Entry, SourceLike, one_or_many
 from .errors import NotRunnable, TargetError
-from .imported import register_with_registries
 from .isolation import drop, main_location, preload, shadowed
-from .loader import SearchFirst, insert_first, location_of, path_hook
+from .loader import location_of
 from .lock import acquire
-from .namespaces import merge_namespaces
-from .runsteps import Run
+from .runsteps import Run, put_first
 from .source import Source
 from .sysstate import SYS_LOCK, SysState
 from .target import Target, parse
@@ -111,11 +109,7 @@ class Scope:
             hidden = shadowed(self.sources, self._before, self._kept)
             state.protect(hidden)
             drop(hidden, {})
-            insert_first(SearchFirst(self.sources))
-            if path_hook not in sys.path_hooks:
-                sys.path_hooks.insert(0, path_hook)
-            merge_namespaces()
-            register_with_registries()
+            put_first(self.sources)
             sys.path[:0] = [where for where in map(location_of, self.sources) if where is not None]
         except BaseException:
             self._close()
