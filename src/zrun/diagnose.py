@@ -110,8 +110,8 @@ def module_names(location: str) -> List[str]:
 
 def open_source(location: str) -> Optional[Source]:
     """The archive or bundle at ``location``, or ``None`` when it is neither."""
-    from .entries import archive_source
     from .errors import ArchiveError
+    from .locations import archive_source
 
     try:
         return archive_source(location)

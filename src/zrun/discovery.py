@@ -12,8 +12,8 @@ from __future__ import annotations
 import os
 from typing import Callable, Iterable, List, NamedTuple, Optional, Union
 
-from .entries import archive_source
 from .errors import ZrunError
+from .locations import archive_source
 from .metadata import entry_points, read_text
 from .source import Source
 from .target import is_module_name

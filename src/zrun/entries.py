@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 
+from .locations import archive_source
 from .source import Source
 
 TYPE_CHECKING = False  # typing costs milliseconds at start-up; only checkers need it
@@ -63,17 +64,6 @@ def _dispatcher() -> Callable[[SourceLike], Entry]:
         return os.path.abspath(path) if os.path.isdir(path) else archive_source(path)
 
     return convert
-
-
-def archive_source(path: str) -> Source:
-    """The source for a file: a frozen bundle if it is one, else a zip archive (a clear error if neither)."""
-    from .frozen import FrozenSource, is_bundle
-
-    if is_bundle(path):
-        return FrozenSource.load(path)
-    from .zipsource import ZipSource
-
-    return ZipSource(path)
 
 
 def as_sources(items: Iterable[SourceLike]) -> List[Entry]:

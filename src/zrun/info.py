@@ -101,8 +101,8 @@ def describe(location: str) -> Dict[str, Any]:
 
 def _open(location: str) -> Source:
     """The archive or bundle at ``location``; a missing file is ``FileNotFoundError``, a damaged one an ArchiveError."""
-    from .entries import archive_source
     from .errors import ArchiveNotFound, NotAnArchive
+    from .locations import archive_source
 
     try:
         return archive_source(location)

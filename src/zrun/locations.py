@@ -2,7 +2,8 @@
 
 One class per kind, so "is it a script?" is a question of type, and each
 kind says itself what it adds to a run's search and to ``sys.path[0]``.
-``open_location`` classifies a path as ``python PATH`` would.
+``open_location`` classifies a path as ``python PATH`` would, and
+``archive_source`` is the one way every module turns a file into a source.
 """
 
 from __future__ import annotations
@@ -82,6 +83,17 @@ def location_for(entry: Union[str, Source]) -> Location:
     return Folder(entry) if isinstance(entry, str) else Bundle(entry.root, entry)
 
 
+def archive_source(path: str) -> Source:
+    """The source for a file: a frozen bundle if it is one, else a zip archive (a clear error if neither)."""
+    from .frozen import FrozenSource, is_bundle
+
+    if is_bundle(path):
+        return FrozenSource.load(path)
+    from .zipsource import ZipSource
+
+    return ZipSource(path)
+
+
 def open_location(path: str) -> Location:
     """Classify ``path`` as ``python PATH`` would, reading at most the zip index."""
     if os.path.isdir(path):
@@ -94,8 +106,6 @@ def open_location(path: str) -> Location:
 
         why = missing(path)  # ENOENT, or ELOOP for a symlink loop, as python PATH says
         raise MissingPath(f"can't open file {absolute(path)!r}: [Errno {why.errno}] {why.strerror}")
-    from .entries import archive_source
-
     try:
         return Bundle(path, archive_source(path))
     except NotAnArchive:
