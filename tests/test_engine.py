@@ -331,6 +331,22 @@ def test_main_module_is_real_when_run_by_name(tmp_path: Path, monkeypatch: pytes
     assert ns["FUNC_SOURCE"].startswith("def helper(a, b):")
 
 
+def test_main_module_is_real_from_any_source(make_tree: Any) -> None:
+    """Pickling, dataclasses and relative imports in the main module do not depend on the kind of source."""
+    readable = REAL.replace("inspect.getsource(helper)", "_source(helper)").replace("inspect.getsource(Point)", "_source(Point)")
+    guarded = "def _source(obj):\n    try:\n        return inspect.getsource(obj)\n    except OSError:\n        return None\n\n"
+    readable = readable.replace("def helper(", guarded + "def helper(")
+    tree = make_tree({**REAL_FILES, "real_pkg/mod.py": readable})
+    for name in [n for n in sys.modules if n.startswith("real_pkg")]:
+        del sys.modules[name]
+    ns = run("real_pkg.mod", sources=tree.sources)
+    assert ns["PICKLED_OK"] is True and ns["MAIN_IS_ME"] is True and ns["RELATIVE"] == "sibling"
+    assert ns["Point"].__module__ == "__main__"
+    # docs/compatibility.md: functions' source needs source text (not frozen); a class's needs __file__ too
+    assert (ns["FUNC_SOURCE"] or "").startswith("def helper(a, b):") is tree.has_source_text
+    assert (ns["CLASS_SOURCE"] is not None) is tree.has_location
+
+
 def test_pickle_in_archive_main(app_zip: Path) -> None:
     """A class defined in an archive's ``__main__.py`` pickles (runpy's plain dict cannot)."""
     code = "import pickle, sys\nclass C:\n    pass\nDATA = pickle.dumps(C())\nBACK = type(pickle.loads(DATA)) is C\n"
