@@ -109,8 +109,28 @@ def source_kind(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+#: The kinds a target can name by path (``zrun.run("app.zip:pkg.mod")``, ``run_path``): the others live in memory.
+LOCATION_KINDS = [kind for kind in SOURCE_KINDS if kind in ("dir", "zip")]
+
+
 @pytest.fixture
 def make_tree(source_kind: str, tmp_path: Path) -> Callable[[Files], Tree]:
+    return tree_builder(source_kind, tmp_path)
+
+
+@pytest.fixture(params=LOCATION_KINDS)
+def location_kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def make_located(location_kind: str, tmp_path: Path) -> Callable[[Files], Tree]:
+    """``make_tree`` over the kinds with a location: ``tree.location`` is a path to run."""
+    return tree_builder(location_kind, tmp_path)
+
+
+def tree_builder(source_kind: str, tmp_path: Path) -> Callable[[Files], Tree]:
+    """Build the same files as a source of ``source_kind``, under ``tmp_path``, each call a new tree."""
     counter = iter(range(1000))
 
     def make(files: Files) -> Tree:

@@ -20,7 +20,7 @@ from typing import Any, Callable, Dict, Iterator, Optional
 import pytest
 
 import zrun
-from conftest import write_tree, write_zip
+from conftest import tree_builder, write_tree, write_zip
 from zrun.loader import ModuleLoader
 
 PROBE = '''"""probe doc"""
@@ -59,11 +59,9 @@ def fresh_sys(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     everything.restore()
 
 
-def make_location(tmp_path: Path, kind: str, files: Optional[Dict[str, str]] = None) -> str:
-    files = FILES if files is None else files
-    if kind == "dir":
-        return str(write_tree(tmp_path / "app", files))
-    return str(write_zip(tmp_path / "app.zip", files))
+def make_location(tmp_path: Path, kind: str) -> str:
+    """FILES as one tree of ``kind``, for the tests about one kind only (the others take ``make_located``)."""
+    return str(tree_builder(kind, tmp_path)(FILES).location)
 
 
 def norm(value: Any) -> Any:
@@ -120,9 +118,8 @@ def facts(namespace: Dict[str, Any]) -> Dict[str, Any]:
 
 
 @pytest.mark.parametrize("alter_sys", [False, True])
-@pytest.mark.parametrize("kind", ["dir", "zip"])
-def test_run_module_matches_runpy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str, alter_sys: bool) -> None:
-    location = make_location(tmp_path, kind)
+def test_run_module_matches_runpy(make_located: Any, monkeypatch: pytest.MonkeyPatch, alter_sys: bool) -> None:
+    location = make_located(FILES).location
     monkeypatch.syspath_prepend(location)
     theirs = runpy.run_module("cmp_pkg.mod", alter_sys=alter_sys)
     ours = run_zrun(lambda: zrun.run_module("cmp_pkg.mod", alter_sys=alter_sys))
@@ -141,9 +138,8 @@ def test_run_module_matches_runpy(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert "cmp_pkg" in sys.modules  # the parent is imported first and stays imported
 
 
-@pytest.mark.parametrize("kind", ["dir", "zip"])
-def test_package_runs_its_main_like_runpy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str) -> None:
-    monkeypatch.syspath_prepend(make_location(tmp_path, kind))
+def test_package_runs_its_main_like_runpy(make_located: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(make_located(FILES).location)
     theirs = runpy.run_module("cmp_pkg", alter_sys=True)
     ours = run_zrun(lambda: zrun.run_module("cmp_pkg", alter_sys=True))
     assert_same(ours["SEEN"], theirs["SEEN"])
@@ -234,14 +230,14 @@ def test_run_path_script(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, relati
     assert ours["OWN_MODULE"]
 
 
-@pytest.mark.parametrize("kind", ["dir", "zip"])
-def test_run_path_location(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str) -> None:
-    location = make_location(tmp_path, kind)
+def test_run_path_location(make_located: Any) -> None:
+    tree = make_located(FILES)
+    location = tree.location
     theirs = runpy.run_path(location)
     ours = run_zrun(lambda: zrun.run_path(location))
     seen = ours["SEEN"]
     documented: Dict[str, Any] = {}
-    if kind == "zip":
+    if tree.kind == "zip":  # documented: zrun's loader serves archives (docs/compatibility.md)
         assert isinstance(seen["__loader__"], ModuleLoader)
         assert seen["__spec__"].cached is None
         documented = {**ZIP_CACHED, "__loader__": seen["__loader__"], "__spec__": seen["__spec__"]}
@@ -407,17 +403,11 @@ def test_runtime_warning_text(error_path: Path) -> None:
         assert [(w.category, str(w.message)) for w in caught] == [(RuntimeWarning, expected)], run
 
 
-@pytest.mark.parametrize("kind", ["dir", "zip"])
-def test_no_main_looks_only_inside(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str) -> None:
+def test_no_main_looks_only_inside(make_located: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """gh-75221: runpy would run a ``__main__`` found elsewhere on sys.path."""
     elsewhere = write_tree(tmp_path / "elsewhere", {"__main__.py": "raise AssertionError('somebody else\\'s __main__ ran')\n"})
     monkeypatch.syspath_prepend(str(elsewhere))
-    if kind == "dir":
-        write_tree(tmp_path / "app", {"other.py": ""})
-        name = "app"
-    else:
-        write_zip(tmp_path / "nomain.zip", {"other.py": ""})
-        name = "nomain.zip"
+    name = os.path.basename(make_located({"other.py": ""}).location)
     monkeypatch.chdir(tmp_path)
     with pytest.raises(zrun.NotRunnable) as info:
         run_zrun(lambda: zrun.run_path(name))

@@ -159,9 +159,8 @@ def test_pyz_with_shebang(app_dir: Path, tmp_path: Path) -> None:
     assert ns["SAW_FILE"] == str(pyz / "__main__.py")
 
 
-@pytest.mark.parametrize("kind", ["zip", "dir"])
-def test_location_module(kind: str, app_zip: Path, app_dir: Path) -> None:
-    location = str(app_zip if kind == "zip" else app_dir)
+def test_location_module(make_located: Any) -> None:
+    location = make_located(APP).location
     argv = sys.argv
     ns = run(f"{location}:eng_pkg.mod", ["m"])
     origin = os.path.join(location, "eng_pkg", "mod.py")
@@ -188,9 +187,8 @@ def test_module_function(app_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None
     check_restored(argv)
 
 
-@pytest.mark.parametrize("kind", ["zip", "dir"])
-def test_location_module_function(kind: str, app_zip: Path, app_dir: Path) -> None:
-    location = str(app_zip if kind == "zip" else app_dir)
+def test_location_module_function(make_located: Any) -> None:
+    location = make_located(APP).location
     assert run(f"{location}:eng_pkg.cli:three") == 3
     value = run(f"{location}:eng_pkg.cli:main", ["g"])
     assert value[:3] == ("main returned", "eng_pkg.cli", [os.path.join(location, "eng_pkg", "cli.py"), "g"])
@@ -239,8 +237,7 @@ def test_missing_location(tmp_path: Path) -> None:
 # --- the location wins, and the host's package comes back ------------------------------
 
 
-@pytest.mark.parametrize("kind", ["zip", "dir"])
-def test_location_beats_host_package(kind: str, app_zip: Path, app_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_location_beats_host_package(make_located: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     host = write_tree(tmp_path / "host", HOST)
     monkeypatch.syspath_prepend(str(host))
     import eng_pkg
@@ -248,7 +245,7 @@ def test_location_beats_host_package(kind: str, app_zip: Path, app_dir: Path, tm
 
     host_modules = {name: module for name, module in sys.modules.items() if name.startswith("eng_pkg")}
     assert eng_pkg.WHERE == "host"
-    location = str(app_zip if kind == "zip" else app_dir)
+    location = make_located(APP).location
     ns = run(f"{location}:eng_pkg.mod")
     assert ns["PKG"] == "app" and ns["SIB"] == "sibling in app"
     assert ns["SAW_FILE"] == os.path.join(location, "eng_pkg", "mod.py")
@@ -306,14 +303,10 @@ REAL_FILES = {
 
 
 @pytest.fixture
-def real_location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    files = REAL_FILES
-    if request.param == "zip":
-        return str(write_zip(tmp_path / "real.zip", files))
-    return str(write_tree(tmp_path / "real", files))
+def real_location(make_located: Any) -> str:
+    return str(make_located(REAL_FILES).location)
 
 
-@pytest.mark.parametrize("real_location", ["zip", "dir"], indirect=True)
 def test_main_module_is_real(real_location: str) -> None:
     for name in [n for n in sys.modules if n.startswith("real_pkg")]:
         del sys.modules[name]
@@ -336,6 +329,23 @@ def test_main_module_is_real_when_run_by_name(tmp_path: Path, monkeypatch: pytes
     ns = run("real_pkg.mod", sources=[str(tmp_path / "real.zip")])
     assert ns["PICKLED_OK"] is True and ns["RELATIVE"] == "sibling"
     assert ns["FUNC_SOURCE"].startswith("def helper(a, b):")
+
+
+def test_main_module_is_real_from_any_source(make_tree: Any) -> None:
+    """Pickling, dataclasses and relative imports in the main module do not depend on the kind of source."""
+    readable = REAL.replace("inspect.getsource(helper)", "_source(helper)").replace("inspect.getsource(Point)", "_source(Point)")
+    # inspect.getsource of a class with no __file__: OSError, or on 3.9 TypeError ("a built-in class")
+    guarded = "def _source(obj):\n    try:\n        return inspect.getsource(obj)\n    except (OSError, TypeError):\n        return None\n"
+    readable = readable.replace("def helper(", guarded + "def helper(")
+    tree = make_tree({**REAL_FILES, "real_pkg/mod.py": readable})
+    for name in [n for n in sys.modules if n.startswith("real_pkg")]:
+        del sys.modules[name]
+    ns = run("real_pkg.mod", sources=tree.sources)
+    assert ns["PICKLED_OK"] is True and ns["MAIN_IS_ME"] is True and ns["RELATIVE"] == "sibling"
+    assert ns["Point"].__module__ == "__main__"
+    # docs/compatibility.md: functions' source needs source text (not frozen); a class's needs __file__ too
+    assert (ns["FUNC_SOURCE"] or "").startswith("def helper(a, b):") is tree.has_source_text
+    assert (ns["CLASS_SOURCE"] is not None) is tree.has_location
 
 
 def test_pickle_in_archive_main(app_zip: Path) -> None:
@@ -361,10 +371,9 @@ TEXT = (ROOT / "data.txt").read_text()
 NAMES = sorted(p.name for p in ROOT.iterdir())
 """
 
-@pytest.mark.parametrize("kind", ["zip", "dir"])
-def test_files_without_anchor(kind: str, tmp_path: Path) -> None:
+def test_files_without_anchor(make_located: Any) -> None:
     files = {"res_pkg/__init__.py": "", "res_pkg/data.txt": "resource text\n", "res_pkg/probe.py": FILES_PROBE}
-    location = str(write_zip(tmp_path / "res.zip", files) if kind == "zip" else write_tree(tmp_path / "res", files))
+    location = make_located(files).location
     for name in [n for n in sys.modules if n.startswith("res_pkg")]:
         del sys.modules[name]
     ns = run(f"{location}:res_pkg.probe")

@@ -108,3 +108,14 @@ def test_no_source_is_borrowed_from_a_host_module(tmp_path: Path, clean_sys: Any
     assert hostmod.twice(1) == "host"
     for name in [n for n in sys.modules if n == "app" or n.startswith("app.")]:  # run_module's parent package stays, as in runpy
         monkeypatch.delitem(sys.modules, name)
+
+
+def test_a_bundle_path_is_a_source_wherever_sources_are_taken(tmp_path: Path, clean_sys: Any) -> None:
+    """One conversion (zrun.entries) serves every entry point: a bundle path works in ``sources=`` as it does as a location."""
+    bundle = tmp_path / "plugin.zrunb"
+    zrun.FrozenSource.compile(zrun.MemorySource({"bp/__init__.py": "", "bp/m.py": "X = 41 + 1\n"})).dump(str(bundle))
+    assert zrun.run(f"{bundle}:bp.m")["X"] == 42
+    assert zrun.run("bp.m", sources=[str(bundle)])["X"] == 42
+    assert zrun.run_module("bp.m", sources=[bundle])["X"] == 42
+    with zrun.Scope(bundle) as scope:
+        assert scope.import_module("bp.m").X == 42

@@ -150,7 +150,7 @@ def info() -> Dict[str, Any]:
         pass
     finally:
         found.close()
-    if os.environ.get("ZRUN_NO_CACHE", "") not in ("", "0"):
+    if Settings().ZRUN_NO_CACHE:
         report["status"] = "disabled by ZRUN_NO_CACHE"
     return report
 

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import os
 import sys
-from types import ModuleType
+from contextlib import ExitStack
 from typing import Any, Dict, Iterable, List, Optional, Union
 
-from .engine import Run, SourceLike, as_sources, exec_code, module_globals
+from .entries import SourceLike, as_sources
 from .errors import NotRunnable
-from .finding import Location, module_details, open_location, script_code
+from .finding import module_details, script_code
+from .locations import Location, Script, open_location
 from .lock import hold
+from .runsteps import Run
 from .sysstate import SysState
 
 PathName = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
@@ -36,13 +38,11 @@ def run_module(
     change ``sys`` take turns, waiting at most ``lock_timeout`` seconds.
     """
     extra = as_sources(sources)
-    if not alter_sys and not extra:
-        name, spec, code = module_details(mod_name)
-        module = ModuleType(run_name or name)
-        namespace = module_globals(module, spec=spec, init_globals=init_globals)
-        exec_code(code, module)
-        return namespace
-    with hold(lock_timeout, f"run module {mod_name}"), SysState() as state:
+    changes_sys = alter_sys or bool(extra)  # runpy's plain run_module changes nothing: no lock, no snapshot
+    with ExitStack() as stack:
+        if changes_sys:
+            stack.enter_context(hold(lock_timeout, f"run module {mod_name}"))
+        state = stack.enter_context(SysState()) if changes_sys else SysState()
         runner = Run(state, sources=extra, alter_sys=alter_sys, replace_path0=False)
         runner.search(None)
         name, spec, code = module_details(mod_name)
@@ -68,7 +68,7 @@ def run_path(
     with hold(lock_timeout, f"run path {path}"), SysState() as state:
         runner = Run(state, sources=(), alter_sys=True, replace_path0=False)
         location = _open(path)
-        if location.kind != "script":
+        if not isinstance(location, Script):
             runner.search(location)
             runner.set_path0(path)
             return dict(runner.main_of(location, _argv_tail(), name, init_globals))

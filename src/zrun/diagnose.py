@@ -111,11 +111,10 @@ def module_names(location: str) -> List[str]:
 def open_source(location: str) -> Optional[Source]:
     """The archive or bundle at ``location``, or ``None`` when it is neither."""
     from .errors import ArchiveError
-    from .frozen import FrozenSource, is_bundle
-    from .zipsource import ZipSource
+    from .locations import archive_source
 
     try:
-        return FrozenSource.load(location) if is_bundle(location) else ZipSource(location)
+        return archive_source(location)
     except ArchiveError:
         return None
 

@@ -13,10 +13,10 @@ import os
 from typing import Callable, Iterable, List, NamedTuple, Optional, Union
 
 from .errors import ZrunError
+from .locations import archive_source
 from .metadata import entry_points, read_text
 from .source import Source
 from .target import is_module_name
-from .zipsource import ZipSource
 
 #: The archive suffixes a plugin folder is scanned for.
 ARCHIVE_SUFFIXES = (".zip", ".pyz", ".pyzw", ".whl")
@@ -119,5 +119,5 @@ def _open(archive: Union[str, Source]) -> Source:
     if isinstance(archive, Source):
         archive.refresh()
         return archive
-    return ZipSource(archive)
+    return archive_source(archive)
 

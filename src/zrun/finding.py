@@ -14,8 +14,8 @@ import sys
 from importlib.util import MAGIC_NUMBER, find_spec
 
 from .bytecode import BadBytecode, code_from_pyc, compile_source
-from .errors import ArchiveError, MissingPath, NotAnArchive, NotRunnable
-from .loader import SearchFirst, searched_first
+from .errors import ArchiveError, NotRunnable
+from .loader import searched_first
 from .source import Source
 from .stdlib import OWN, stdlib
 
@@ -24,82 +24,11 @@ if TYPE_CHECKING:
     from importlib.abc import Loader
     from importlib.machinery import ModuleSpec
     from types import CodeType
-    from typing import Iterable, List, Optional, Tuple, Union
+    from typing import Iterable, List, Optional, Tuple
+
+    from .locations import Location
 
     Details = Tuple[str, ModuleSpec, CodeType]
-
-
-class Location:
-    """A path target: a directory, an archive or bundle (``source``), or a script."""
-
-    __slots__ = ("kind", "path", "source")
-
-    def __init__(self, path: str, kind: str, source: Optional[Source] = None) -> None:
-        self.path = path
-        self.kind = kind  # "dir", "source" or "script"
-        self.source = source
-
-    def __repr__(self) -> str:
-        return f"Location({self.path!r}, {self.kind!r}, {self.source!r})"
-
-    def find(self, name: str) -> Optional[ModuleSpec]:
-        """Find a top-level module in this location only."""
-        if self.kind == "script":
-            return None
-        return SearchFirst([self.entry]).find_spec(name)
-
-    @property
-    def entry(self) -> Union[str, Source]:
-        """What this location contributes to the search for a run."""
-        return self.source if self.source is not None else absolute(self.path)
-
-    def path0(self) -> str:
-        """What ``python PATH`` puts at ``sys.path[0]``: the script's real folder, else the path made absolute."""
-        if self.kind == "script":
-            return os.path.dirname(os.path.realpath(self.path))
-        return absolute(self.path)
-
-
-def absolute(path: str) -> str:
-    """``path`` made absolute as the interpreter does for ``python PATH``: joined to the cwd, not normalised."""
-    return path if os.path.isabs(path) else os.path.join(os.getcwd(), path)
-
-
-def open_location(path: str) -> Location:
-    """Classify ``path`` as ``python PATH`` would, reading at most the zip index."""
-    if os.path.isdir(path):
-        return Location(path, "dir")
-    if not os.path.exists(path):
-        inside = _inside_archive(path)
-        if inside is not None:
-            return inside
-        from .archive import missing
-
-        why = missing(path)  # ENOENT, or ELOOP for a symlink loop, as python PATH says
-        raise MissingPath(f"can't open file {absolute(path)!r}: [Errno {why.errno}] {why.strerror}")
-    from .frozen import FrozenSource, is_bundle
-
-    if is_bundle(path):
-        return Location(path, "source", FrozenSource.load(path))
-    from .zipsource import ZipSource
-
-    try:
-        return Location(path, "source", ZipSource(path))
-    except NotAnArchive:
-        return Location(path, "script")
-
-
-def _inside_archive(path: str) -> Optional[Location]:
-    """``app.zip/sub``: a folder inside an archive, as ``python app.zip/sub`` and runpy accept."""
-    from .zipsource import ZipSource, split_archive_path
-
-    try:
-        _, inner = split_archive_path(path)
-        if not inner:
-            return None
-        return Location(path, "source", ZipSource(path))
-    except ArchiveError:
-        return None
 
 
 def module_details(mod_name: str) -> Details:

@@ -151,10 +151,10 @@ def _parse(blob: bytes, where: str) -> Dict[str, bytes]:
 
 
 def _as_source(source: Union[Source, str, os.PathLike[str]]) -> Source:
-    if isinstance(source, Source):
-        return source
-    path = os.fspath(source)
-    if os.path.isdir(path):
+    from .entries import as_entry
+
+    path = as_entry(source)
+    if isinstance(path, str):  # a directory
         files: Dict[str, bytes] = {}
         for folder, _, names in os.walk(path):
             for leaf in names:
@@ -162,6 +162,4 @@ def _as_source(source: Union[Source, str, os.PathLike[str]]) -> Source:
                 with open(full, "rb") as stream:
                     files[os.path.relpath(full, path).replace(os.sep, "/")] = stream.read()
         return MemorySource(files)
-    from .zipsource import ZipSource
-
-    return ZipSource(path)
+    return path

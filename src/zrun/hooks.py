@@ -11,7 +11,7 @@ import os
 import sys
 import zipimport
 
-from .engine import SourceLike, as_sources
+from .entries import SourceLike, as_sources
 from .imported import register_with_registries, stop_registering, watching
 from .loader import SearchFirst, insert_first, path_hook, zip_path_hook
 from .namespaces import merge_namespaces, stop_merging

@@ -20,6 +20,7 @@ from typing import Any, Dict, FrozenSet, List, Tuple
 from .diagnose import names_in
 from .discovery import entries_of
 from .errors import ZrunError
+from .settings import Settings
 from .source import Source, directories_of
 
 USAGE = "usage: zrun info TARGET [--json]\n"
@@ -101,13 +102,10 @@ def describe(location: str) -> Dict[str, Any]:
 def _open(location: str) -> Source:
     """The archive or bundle at ``location``; a missing file is ``FileNotFoundError``, a damaged one an ArchiveError."""
     from .errors import ArchiveNotFound, NotAnArchive
-    from .frozen import FrozenSource, is_bundle
-    from .zipsource import ZipSource
+    from .locations import archive_source
 
-    if is_bundle(location):
-        return FrozenSource.load(location)
     try:
-        return ZipSource(location)
+        return archive_source(location)
     except ArchiveNotFound:
         raise FileNotFoundError(location) from None
     except NotAnArchive:
@@ -156,7 +154,7 @@ def _cached(source: Source, files: List[str], index_cached: bool) -> Dict[str, A
     from .extract import folder_key
 
     root = cache.location()
-    off = os.environ.get("ZRUN_NO_CACHE", "") not in ("", "0")
+    off = Settings().ZRUN_NO_CACHE
     archive: Any = getattr(source, "archive")  # noqa: B009 - a ZipSource, checked by the caller
     sources = [name for name in files if name.endswith(".py")]
     held = 0

@@ -14,9 +14,9 @@ import sys
 from importlib.machinery import EXTENSION_SUFFIXES
 from typing import Iterable, List, Mapping, Set
 
-from .engine import Entry
+from .entries import Entry
 from .errors import NotRunnable
-from .finding import Location
+from .locations import Location, location_for
 
 #: Never shadowed: the import system and zrun itself must keep working inside.
 NEVER_SHADOWED = frozenset(sys.builtin_module_names) | {"__main__", "zrun"}
@@ -69,10 +69,26 @@ def shadowed(sources: Iterable[Entry], modules: Mapping[str, object], keep: Mapp
     return [name for name, module in list(modules.items()) if name.partition(".")[0] in provided and keep.get(name) is not module]
 
 
+def foreign(sources: List[Entry]) -> List[str]:
+    """Entries of ``sys.modules`` that ``sources`` answer but that came from elsewhere (submodules too)."""
+    roots = [entry if isinstance(entry, str) else entry.root for entry in sources]
+    mine = {name: module for name, module in list(sys.modules.items()) if _came_from(module, roots)}
+    return shadowed(sources, dict(sys.modules), mine)
+
+
+def _came_from(module: object, roots: List[str]) -> bool:
+    """Whether ``module`` was loaded from (or, a namespace package, has a portion in) one of ``roots``."""
+    spec = getattr(module, "__spec__", None)
+    places = [getattr(spec, "origin", None), *(getattr(spec, "submodule_search_locations", None) or ())]
+    return any(
+        isinstance(place, str) and (place == root or place.startswith((root + "/", root + os.sep))) for place in places for root in roots
+    )
+
+
 def main_location(sources: Iterable[Entry]) -> Location:
     """The first source holding a top-level ``__main__``, as a run location."""
     for entry in sources:
-        location = Location(entry, "dir") if isinstance(entry, str) else Location(entry.root, "source", entry)
+        location = location_for(entry)
         if location.find("__main__") is not None:
             return location
     raise NotRunnable("can't find '__main__' module in the scope's sources", name="__main__")

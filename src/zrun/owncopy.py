@@ -23,7 +23,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Optional, Union
 
-    from .finding import Location
+    from .locations import Location
     from .source import Source
 
 

@@ -20,14 +20,13 @@ from types import ModuleType, TracebackType
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Type, Union
 
 from .compat import run_module
-from .engine import Entry, Run, SourceLike, as_sources
+from .engine import run_target
+from .entries import Entry, SourceLike, one_or_many
 from .errors import NotRunnable, TargetError
-from .finding import main_details
-from .imported import register_with_registries
 from .isolation import drop, main_location, preload, shadowed
-from .loader import SearchFirst, insert_first, location_of, path_hook
+from .loader import location_of
 from .lock import acquire
-from .namespaces import merge_namespaces
+from .runsteps import Run, put_first
 from .source import Source
 from .sysstate import SYS_LOCK, SysState
 from .target import Target, parse
@@ -54,9 +53,8 @@ class Scope:
         restore_cwd: bool = False,
         lock_timeout: Optional[float] = None,
     ) -> None:
-        single = isinstance(sources, (str, bytes, bytearray, memoryview, os.PathLike, Source))
         preload()
-        self.sources: List[Entry] = as_sources([sources] if single else sources)  # type: ignore[list-item,arg-type]
+        self.sources: List[Entry] = one_or_many(sources)
         self.isolate = isolate
         self.restore_environ = restore_environ
         self.restore_cwd = restore_cwd
@@ -111,11 +109,7 @@ class Scope:
             hidden = shadowed(self.sources, self._before, self._kept)
             state.protect(hidden)
             drop(hidden, {})
-            insert_first(SearchFirst(self.sources))
-            if path_hook not in sys.path_hooks:
-                sys.path_hooks.insert(0, path_hook)
-            merge_namespaces()
-            register_with_registries()
+            put_first(self.sources)
             sys.path[:0] = [where for where in map(location_of, self.sources) if where is not None]
         except BaseException:
             self._close()
@@ -169,11 +163,8 @@ class Scope:
             state = stack.enter_context(SysState()) if alters else SysState()
             runner = Run(state, sources=(), alter_sys=alter_sys, replace_path0=False)
             if parsed != Target(module="__main__"):
-                return runner.target(parsed, list(argv), run_name)
-            location = main_location(self.sources)
-            _, spec, code = main_details(location, location.path)
-            runner.set_argv(location.path, list(argv))
-            return runner.execute(code, runner.new_module(run_name), spec)
+                return run_target(runner, parsed, list(argv), run_name)
+            return runner.main_of(main_location(self.sources), list(argv), run_name, respawn=False)
 
     def import_module(self, name: str) -> ModuleType:
         """Import ``name`` with the scope's sources first (dropped on exit if ``isolate``)."""

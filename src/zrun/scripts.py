@@ -16,7 +16,8 @@ import os
 from typing import Any, List, Optional, Sequence
 
 from .discovery import Runnable, entries_of
-from .engine import Run, as_sources
+from .engine import Run, run_target
+from .entries import as_sources
 from .errors import NotRunnable
 from .source import Source
 from .sysstate import SysState
@@ -94,4 +95,4 @@ def run_script(location: str, script: Runnable, argv: Sequence[str], sources: Se
     module, _, func = script.ref.partition(":")
     target = Target(location=location, module=module, func=func or None)
     runner = ScriptRun(script.name, state=SysState(), sources=as_sources(sources), alter_sys=True, replace_path0=True)
-    return runner.target(target, argv, "__main__")
+    return run_target(runner, target, argv, "__main__")

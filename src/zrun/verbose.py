@@ -75,7 +75,7 @@ def _timed(started: float) -> str:
 
 
 def _wrap_all() -> None:
-    from . import archive, cache, engine, extract, loader
+    from . import archive, cache, engine, extract, loader, runsteps
 
     _wrap(cache, "load_code", _note_load)
     _wrap(cache, "store_code", _note_store)
@@ -84,7 +84,7 @@ def _wrap_all() -> None:
     _wrap(loader.ModuleLoader, "get_code", _report_code)
     _wrap(extract, "extract", _report_extract)
     _wrap(engine, "module_details", _report_details)
-    _wrap(engine, "main_details", _report_details)
+    _wrap(runsteps, "main_details", _report_details)
     _wrap(loader.SearchFirst, "find_spec", _report_found)
     original_open = archive.Archive.__dict__["open"].__func__
 

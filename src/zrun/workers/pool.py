@@ -19,8 +19,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple, Type, Union
 
-from ..engine import SourceLike, as_sources
-from ..source import Source
+from ..entries import SourceLike, one_or_many
 from .errors import NotIsolatable, WorkerError
 from .interpreter import InterpreterWorker
 from .limits import Limits
@@ -201,9 +200,7 @@ class Workers:
 
 
 def _ship_all(sources: Sources) -> Tuple[Shipped, ...]:
-    single = isinstance(sources, (str, bytes, bytearray, memoryview, os.PathLike, Source))
-    items: Iterable[SourceLike] = [sources] if single else sources  # type: ignore[list-item,assignment]
-    return tuple(ship(entry) for entry in as_sources(items))
+    return tuple(ship(entry) for entry in one_or_many(sources))
 
 
 def _shut_down(executor: ThreadPoolExecutor, live: Set[Worker]) -> None:

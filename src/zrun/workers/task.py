@@ -20,7 +20,7 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
-from ..engine import Entry
+from ..entries import Entry
 from ..errors import ArchiveError
 from ..frozen import FrozenSource
 from ..isolation import preload
