@@ -231,24 +231,30 @@ def open_index(identity: str) -> Optional[Tuple[Callable[[int, int], bytes], int
     reads. ``read(position, length)`` reads the payload; it keeps the file open
     as long as it lives.
     """
-    found = root()
-    if found is None:
-        return None
-    key = digest("index", identity)
-    shard = f"index/{key[:2]}"
-    try:
-        cacheroot.folder(found, shard, create=False)
-        fd = cacheroot.open_file(found, f"{shard}/{key[2:]}")
-    except Untrusted as exc:
-        distrust(exc)
-        return None
-    except OSError:
+    fd = _entry("index", digest("index", identity), cacheroot.open_file)
+    if fd is None:
         return None
     read = _Reader(fd)
     head = read(-16, 16)
     if head[:8] != _HEAD or int.from_bytes(head[8:12], "little") != read.size - 16:
         return None
     return read, read.size - 16
+
+
+def _entry(kind: str, key: str, opener: Callable[[Root, str], Any]) -> Any:
+    """``opener(root, path)`` for entry ``key`` of ``kind`` in its checked shard; ``None`` if absent or untrusted."""
+    found = root()
+    if found is None:
+        return None
+    shard = f"{kind}/{key[:2]}"
+    try:
+        cacheroot.folder(found, shard, create=False)
+        return opener(found, f"{shard}/{key[2:]}")
+    except Untrusted as exc:
+        distrust(exc)
+        return None
+    except OSError:
+        return None
 
 
 class _Reader:
@@ -277,17 +283,8 @@ class _Reader:
 
 def load(kind: str, key: str) -> Optional[memoryview]:
     """The payload of entry ``key`` of ``kind``, or ``None`` if absent, short or damaged."""
-    found = root()
-    if found is None:
-        return None
-    shard = f"{kind}/{key[:2]}"
-    try:
-        cacheroot.folder(found, shard, create=False)
-        data = cacheroot.read_file(found, f"{shard}/{key[2:]}")
-    except Untrusted as exc:
-        distrust(exc)
-        return None
-    except OSError:
+    data = _entry(kind, key, cacheroot.read_file)
+    if data is None:
         return None
     zlib = stdlib("zlib")
     body = memoryview(data)[16:]
