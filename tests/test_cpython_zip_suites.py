@@ -25,7 +25,7 @@ DOCUMENTED = {
     "ZipImportTestCase.testBoth": "`mod.py` beside a legacy `mod.pyc` in an archive",
     "ZipImportTestCase.testGetCompiledSource": "`mod.py` beside a legacy `mod.pyc` in an archive",
     # zipimport cannot decompress once zlib is shadowed by a zlib.py in the archive; zrun holds its own zlib
-    "ZipImportTestCase.testAFakeZlib": "a `zlib.py` inside a compressed archive imports",
+    "ZipImportTestCase.testAFakeZlib": "A deflated `zlib.py` in a zip on `sys.path` under `zrun.install()` imports",
 }
 
 
