@@ -130,3 +130,15 @@ def test_close_ends_every_worker() -> None:
         assert len(pids) == 2 and os.getpid() not in pids
     assert all(wait_gone(pid) for pid in pids)
     assert workers.workers == []
+
+
+def test_a_task_s_output_survives_a_later_crash_of_its_worker() -> None:
+    """The worker's stdout is a pipe here (block-buffered): each task's prints are flushed when it ends."""
+    import subprocess
+    import sys
+
+    host = Path(__file__).with_name("workers_output_host.py")
+    env = {name: value for name, value in os.environ.items() if name != "PYTHONUNBUFFERED"}  # the buffered case
+    done = subprocess.run([sys.executable, str(host)], capture_output=True, text=True, timeout=120, cwd=host.parent, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["said before the crash", "host saw: 9"], done.stdout + done.stderr

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import io
 import pickle
+import sys
 import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
@@ -119,11 +120,26 @@ def serve(blob: bytes) -> bytes:
             value = task.perform(scope)
     except BaseException as exc:  # SystemExit and KeyboardInterrupt go back to the host too
         return _failure(exc)
+    finally:
+        _flush_output()
     try:
         return pickle.dumps(("ok", _dumps(value)))
     except Exception as exc:
         message = f"the result of {task.target!r} does not pickle: {exc}"
         return pickle.dumps(("raised", None, type(value).__qualname__, message, ""))
+
+
+def _flush_output() -> None:
+    """A task's prints reach the host when the task ends, not when the worker does.
+
+    A worker's stdout is usually a pipe, so block-buffered: a later task that
+    crashes the worker (a segfault, ``os._exit``) would lose what earlier ones printed.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:  # a closed or replaced stream: nothing of ours to deliver
+            pass
 
 
 def _failure(exc: BaseException) -> bytes:

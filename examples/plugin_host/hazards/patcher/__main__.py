@@ -15,4 +15,4 @@ os.environ["PATCHER_PLUGIN"] = "was here"
 sys.setrecursionlimit(123)
 atexit.register(print, "patcher: atexit handler ran in the worker")
 threading.Thread(target=time.sleep, args=(0.2,), name="patcher-thread").start()
-print("patcher: json.dumps is now", json.dumps({}))
+print(f"patcher: json.dumps is now {json.dumps({})}")  # one write: other workers print to the same pipe
