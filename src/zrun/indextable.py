@@ -154,6 +154,9 @@ class Table:
             raise Damaged("length")
         self._read, self._crcs, self._nchunks = read, crcs, nchunks
         self._chunks: Dict[int, bytes] = {}
+        self._decoded: Dict[Tuple[int, int], bytes] = {}  # names read by bisection: every search passes the same first ones
+        self._known: Dict[int, FrozenSet[bytes]] = {}  # every name of a table, once lookups outnumber a fraction of it
+        self._lookups = 0
         self._names_len = names
         self._reparse = reparse
         self.parsed: Optional[Index] = None
@@ -181,8 +184,11 @@ class Table:
 
     def _name(self, table: int, i: int) -> bytes:
         """Name ``i`` of the members (``table`` 0) or the folders (``table`` at their offsets)."""
-        start, end = _SPAN.unpack(self._bytes(table + 4 * i, table + 4 * i + 8))
-        return self._bytes(self._names_at + start, self._names_at + end)
+        name = self._decoded.get((table, i))
+        if name is None:
+            start, end = _SPAN.unpack(self._bytes(table + 4 * i, table + 4 * i + 8))
+            name = self._decoded[(table, i)] = self._bytes(self._names_at + start, self._names_at + end)
+        return name
 
     def _bisect(self, table: int, count: int, key: bytes, lo: int = 0) -> int:
         hi = count
@@ -221,12 +227,31 @@ class Table:
                 pass
         return self._recover()[0].get(name)
 
+    def _contains(self, table: int, count: int, key: bytes) -> bool:
+        """A bisection per lookup while lookups are few (one import from a huge archive); once
+        they outnumber a sixteenth of the names (importing most of an archive), every name in a set."""
+        known = self._known.get(table)
+        if known is None:
+            self._lookups += 1
+            if self._lookups <= 64 + count // 16:
+                i = self._bisect(table, count, key)
+                return i < count and self._name(table, i) == key
+            known = self._known[table] = frozenset(self._name(table, i) for i in range(count))
+        return key in known
+
+    def has(self, name: str) -> bool:
+        """Whether member ``name`` exists: :meth:`get` without decoding the member."""
+        if self.parsed is None:
+            try:
+                return self._contains(0, self.n, _key(name))
+            except Damaged:
+                pass
+        return name in self._recover()[0]
+
     def has_dir(self, name: str) -> bool:
         if self.parsed is None:
             try:
-                key = _key(name)
-                i = self._bisect(self._dirs_at, self.ndirs, key)
-                return i < self.ndirs and self._name(self._dirs_at, i) == key
+                return self._contains(self._dirs_at, self.ndirs, _key(name))
             except Damaged:
                 pass
         return name in self._recover()[1]
@@ -376,7 +401,7 @@ class Names(Set):  # type: ignore[type-arg]
         if not isinstance(name, str):
             return False
         full = self._prefix + name
-        return self._table.has_dir(full) if self._dirs else self._table.get(full) is not None
+        return self._table.has_dir(full) if self._dirs else self._table.has(full)
 
     def __iter__(self) -> Iterator[str]:
         cut = len(self._prefix)
