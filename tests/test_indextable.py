@@ -20,6 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from test_cache import big_archive
 from zrun import archive as archive_module
 from zrun import cache, indexcache, indextable
 from zrun.archive import Archive, clear_cache
@@ -114,15 +115,6 @@ def test_refused_names_survive_the_table(low_threshold: Path) -> None:
     parsed, searched = both(path)
     assert searched.archive.refused == parsed.archive.refused == ["../evil.py", "/abs.py"]
     same_answers(parsed, searched, ["ok.py", "pkg/__init__.py"])
-
-
-def big_archive(path: Path, count: int) -> Path:
-    with zipfile.ZipFile(path, "w") as z:
-        z.writestr("big/__init__.py", "")
-        z.writestr("big/one.py", "print('one')\n")
-        for n in range(count):
-            z.writestr(f"big/data/d{n // 100:03d}/file{n:05d}.txt", "x")
-    return path
 
 
 def stored_entry(root: Path) -> Path:
