@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     PathOrBytes = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview]
 
-_RETRIES = 5
+_RETRIES = 10  # reads of a member while the archive keeps being replaced (the later ones after a pause)
 
 
 def split_archive_path(path: str) -> Tuple[str, str]:
@@ -117,10 +117,14 @@ class ZipSource(Source):
 
     def read(self, name: str, limit: Optional[int] = None) -> bytes:
         """Read a member (under ``limit`` bytes, if given); if the file was replaced since indexing, re-index and retry."""
-        for _ in range(_RETRIES):
+        for attempt in range(_RETRIES):
             try:
                 return self._archive.read(self._prefix + name, limit)
             except StaleArchive:
+                if attempt >= 2:  # replaced again and again: give the writer time to finish (1 ms, doubling)
+                    from .stdlib import stdlib
+
+                    stdlib("time").sleep(min(0.001 * 2 ** (attempt - 2), 0.05))
                 self.reload()
         raise CorruptArchive(self._archive.path, f"archive kept changing on disk while {_RETRIES} reads were tried", self._prefix + name)
 
