@@ -7,6 +7,7 @@ portions of every source (and of ``sys.path``) merge into one package, as
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 from typing import Any, Dict, Iterator
@@ -90,39 +91,40 @@ def test_sources_merge_with_portions_on_sys_path(make_tree: Any, tmp_path: Path,
         sys.path.remove(str(directory))
 
 
-def test_zips_on_sys_path_merge_with_install(tmp_path: Path, modules_back: None, clean_sys: Any) -> None:
-    one, two = write_zip(tmp_path / "n1.zip", FIRST), write_zip(tmp_path / "n2.zip", SECOND)
-    sys.path[:0] = [str(one), str(two)]
+@contextlib.contextmanager
+def installed_on_sys_path(*entries: Path) -> Iterator[None]:
+    """``entries`` first on ``sys.path`` with ``zrun.install()`` serving the zips; all of it undone after."""
+    sys.path[:0] = [str(entry) for entry in entries]
     zrun.install()
     try:
+        yield
+    finally:
+        zrun.uninstall()
+        for entry in entries:
+            sys.path.remove(str(entry))
+            for key in [key for key in list(sys.path_importer_cache) if key.startswith(str(entry))]:
+                del sys.path_importer_cache[key]
+
+
+def test_zips_on_sys_path_merge_with_install(tmp_path: Path, modules_back: None, clean_sys: Any) -> None:
+    one, two = write_zip(tmp_path / "n1.zip", FIRST), write_zip(tmp_path / "n2.zip", SECOND)
+    with installed_on_sys_path(one, two):
         import nsx.a
         import nsx.b
 
         assert type(nsx.a.__loader__).__module__.startswith("zrun.") and type(nsx.b.__loader__).__module__.startswith("zrun.")
         assert nsx.b.__file__ == str(two / "nsx" / "b.py")
         assert merged_facts(sys.modules["nsx"]) == EXPECTED
-    finally:
-        zrun.uninstall()
-        sys.path.remove(str(one))
-        sys.path.remove(str(two))
 
 
 def test_zip_and_directory_portions_on_sys_path(tmp_path: Path, modules_back: None, clean_sys: Any) -> None:
     one, two = write_zip(tmp_path / "n1.zip", FIRST), write_tree(tmp_path / "n2", SECOND)
-    sys.path[:0] = [str(one), str(two)]
-    zrun.install()
-    try:
+    with installed_on_sys_path(one, two):
         import nsx.a
         import nsx.b
 
         assert nsx.b.__file__ == str(two / "nsx" / "b.py")
         assert merged_facts(sys.modules["nsx"]) == EXPECTED
-    finally:
-        zrun.uninstall()
-        sys.path.remove(str(one))
-        sys.path.remove(str(two))
-        for entry in [entry for entry in sys.path_importer_cache if entry.startswith(str(two))]:
-            del sys.path_importer_cache[entry]
 
 
 def test_path_entry_inside_an_archive(tmp_path: Path, modules_back: None, clean_sys: Any) -> None:
