@@ -35,8 +35,8 @@ _HELLO_WHY = (
     "loaded. zrun then imports its own modules and what they need (`struct`, `gc`, the BLAKE2 hash of the cache key): "
     "the list under the hello-world table, measured with `-X importtime`. On a two-file archive that fixed cost is the "
     "whole difference. Measured on 3.11 (CPU time, 2026-12-01): 15.7 ms against zipimport's 11.3 ms; zrun's 26 extra "
-    "modules cost 2.9 ms of `-X importtime` self time, and importing them alone (`python -c 'import zrun.cli, "
-    "zrun.engine, ...'`) costs as much CPU as the whole run: the run path itself is under 0.5 ms."
+    "modules cost 2.9 ms of `-X importtime` self time, and importing them alone (`python -c 'import zrun.cli.main, "
+    "zrun.engine.run, ...'`) costs as much CPU as the whole run: the run path itself is under 0.5 ms."
 )
 _HELLO_CLOSE = (
     "Import on the run path only what the run needs: no cache module and no hash for an archive whose code is already "
@@ -61,7 +61,7 @@ _COLD_WHY = (
 )
 _COLD_CLOSE = "One pack file per archive (append-only, one `fsync`, one rename) instead of a file and a rename per module."
 _INDEX_WHY = (
-    "The second run reads the stored index table in place (`zrun/indextable.py`): a bisection per lookup over 16 KiB "
+    "The second run reads the stored index table in place (`zrun/zip/table.py`): a bisection per lookup over 16 KiB "
     "chunks, each checked by its CRC when first read, about two dozen for one import; so its cost is zrun's own "
     "start-up, whatever the size (1,000,000 entries on 3.11: 972 ms to 32 ms CPU, 410 to 14 MiB). What is left above "
     "`python -c pass` is the hello path's imports (see the hello target)."

@@ -68,7 +68,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUTPUT = ROOT / "dist" / "runner.pyz"
 DEFAULT_SHEBANG = "/usr/bin/env python3"
 # shiv's bootstrap calls this and exits with its return value, which is the target's exit status.
-# It clears what the bootstrap leaves behind before handing over to zrun.cli:main.
+# It clears what the bootstrap leaves behind before handing over to zrun.cli.main:main.
 ENTRY_POINT = "zrun.pyz:main"
 BACKPORTS_REQUIREMENTS = Path(__file__).resolve().parent / "pyz-backports.txt"
 BUILD_CONSTRAINTS = Path(__file__).resolve().parent / "pyz-constraints.txt"

@@ -17,8 +17,8 @@ import _common  # noqa: F401 - puts src/ on sys.path
 import atheris
 
 with atheris.instrument_imports(include=["zrun"]):
-    from zrun.archive import Archive, clear_cache
     from zrun.errors import ArchiveError
+    from zrun.zip.archive import Archive, clear_cache
 
 SCRATCH = os.path.join(tempfile.mkdtemp(prefix="zrun-fuzz-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None), "input.zip")
 

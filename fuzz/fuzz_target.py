@@ -1,7 +1,7 @@
 """Fuzz the target grammar and the CLI's argument parser: a Target, or a usage error.
 
 ``zrun.target.parse`` must return a :class:`~zrun.target.Target` that prints back to
-itself, or raise :class:`~zrun.errors.TargetError`; ``zrun.cli.parse_args`` may also
+itself, or raise :class:`~zrun.errors.TargetError`; ``zrun.cli.main.parse_args`` may also
 raise its ``UsageError`` (or ``SystemExit(0)`` for ``-h``/``-V``). Nothing is run.
 """
 
@@ -15,7 +15,7 @@ import _common  # noqa: F401 - puts src/ on sys.path
 import atheris
 
 with atheris.instrument_imports(include=["zrun"]):
-    from zrun.cli import UsageError, parse_args
+    from zrun.cli.main import UsageError, parse_args
     from zrun.errors import TargetError
     from zrun.target import Target, parse
 

@@ -234,8 +234,9 @@ Args = Sequence[str]
 @pytest.fixture
 def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A fresh cache directory that does not exist yet, zrun's cache pointed at it and writing."""
-    from zrun import cache, extract
-    from zrun.archive import clear_cache
+    from zrun.cache import store as cache
+    from zrun.loading import extensions as extract
+    from zrun.zip.archive import clear_cache
 
     def forget() -> None:
         cache.reset()

@@ -21,8 +21,9 @@ import unittest
 from typing import Any, Callable, Dict, Iterator, List
 
 import zrun
-from zrun import loader as zloader
-from zrun import namespaces, zipcompat
+from zrun.loading import loader as zloader
+from zrun.loading import namespaces
+from zrun.loading import zipimporter as zipcompat
 
 MODULES = [
     "test.test_zipimport",

@@ -1,4 +1,4 @@
-"""zrun.archive against real zips written by ``zipfile``, patched where a test needs damage.
+"""zrun.zip.archive against real zips written by ``zipfile``, patched where a test needs damage.
 
 Most tests run twice through the ``kind`` fixture: once from a file on disk and
 once from bytes in memory, since both paths share the parser but not the I/O.
@@ -20,9 +20,9 @@ from typing import Any, Callable, Iterable
 import pytest
 
 import hostile
-from zrun.archive import Archive, MissingMember, StaleArchive, clear_cache, zstd_module
 from zrun.errors import ArchiveError, ArchiveNotFound, CorruptArchive, NotAnArchive, UnsupportedMember
-from zrun.zipindex import Member
+from zrun.zip.archive import Archive, MissingMember, StaleArchive, clear_cache, zstd_module
+from zrun.zip.index import Member
 
 Opener = Callable[[bytes], Archive]
 U32 = 0xFFFFFFFF
@@ -516,7 +516,7 @@ def test_missing_member_is_not_a_key_error(open_zip: Opener) -> None:
 
 
 def test_does_not_import_zipfile() -> None:
-    code = ("import sys; import zrun.errors; before = set(sys.modules); import zrun.archive; "
+    code = ("import sys; import zrun.errors; before = set(sys.modules); import zrun.zip.archive; "
             "print(sorted({'zipfile', 'bz2', 'lzma', 'compression.zstd', 'backports.zstd'} & (set(sys.modules) - before)))")
     src = str(Path(__file__).resolve().parent.parent / "src")
     env = {**os.environ, "PYTHONPATH": src}

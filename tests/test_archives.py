@@ -192,7 +192,7 @@ def test_install_path_hook_takes_over_zipimporter(tmp_path: Path, clean_sys: Any
             import ns.leaf  # a namespace package with no directory entries: zipimport cannot
 
             assert ns.leaf.LEAF == 1
-            assert isinstance(ns.leaf.__loader__, zrun.loader.ModuleLoader)
+            assert isinstance(ns.leaf.__loader__, zrun.loading.loader.ModuleLoader)
         finally:
             zrun.uninstall()
 

@@ -193,7 +193,7 @@ def test_quick_suite_writes_the_whole_report(tmp_path: Path) -> None:
     for target in TARGETS:
         assert f"| {target.text} |" in text
     assert "CPU:" in text and sys.version.split()[0] in text
-    assert "`zrun.cli`" in text  # the modules zrun imports beyond `python -m`, from -X importtime
+    assert "`zrun.cli.main`" in text  # the modules zrun imports beyond `python -m`, from -X importtime
     assert "in a venv of its own" in text  # measured without the base install's site-packages
     assert not out.with_suffix(".png").exists()  # no throwaway venv, so no matplotlib and no plot
 

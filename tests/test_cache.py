@@ -29,9 +29,11 @@ from typing import Dict, Iterator, List, Tuple
 import pytest
 
 import zrun
-from zrun import cache, cacheadmin, extract
-from zrun.archive import clear_cache
-from zrun.extract import UnsafeMember
+from zrun.cache import store as cache
+from zrun.cli import cacheadmin
+from zrun.loading import extensions as extract
+from zrun.loading.extensions import UnsafeMember
+from zrun.zip.archive import clear_cache
 
 is_root = hasattr(os, "geteuid") and os.geteuid() == 0
 posix_only = pytest.mark.skipif(os.name != "posix", reason="POSIX ownership and modes")
@@ -104,7 +106,7 @@ def test_other_writable_still_runs_in_a_fresh_process(root: Path) -> None:
     root.chmod(0o777)
     result = python(
         """
-        from zrun import cache
+        from zrun.cache import store as cache
         for n in range(3):
             key = cache.code_key("id", "m.py", n, 1)
             cache.store_code(key, compile("", "m", "exec"))
@@ -221,7 +223,7 @@ def test_code_round_trip_and_keys(root: Path, monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_optimisation_level_is_part_of_the_key(root: Path) -> None:
-    code = "from zrun import cache; print(cache.code_key('id', 'm.py', 1, 2))"
+    code = "from zrun.cache import store; print(store.code_key('id', 'm.py', 1, 2))"
     env = {"ZRUN_CACHE_DIR": str(root)}
     keys = {python(code, env, *flags).stdout for flags in ([], ["-O"], ["-OO"])}
     assert len(keys) == 3
@@ -315,7 +317,8 @@ def test_threads_storing_one_key(root: Path) -> None:
 
 
 def test_import_is_cheap() -> None:
-    result = python("import sys, zrun.cache; print(sorted({'hashlib', 'tempfile', 'shutil', 'zlib', 'typing'} & set(sys.modules)))", {})
+    heavy = "{'hashlib', 'tempfile', 'shutil', 'zlib', 'typing'}"
+    result = python(f"import sys, zrun.cache.store; print(sorted({heavy} & set(sys.modules)))", {})
     assert result.stdout == "[]\n", result.stderr
 
 
@@ -351,7 +354,7 @@ def test_traversal_refused(root: Path, name: str) -> None:
 
 CONCURRENT = """
 import sys, time, zlib
-from zrun import extract
+from zrun.loading import extensions as extract
 log = sys.argv[1]
 
 def read():
@@ -413,7 +416,7 @@ def test_extract_without_cache_uses_a_private_folder_removed_at_exit(tmp_path: P
     result = python(
         """
         import os
-        from zrun import extract
+        from zrun.loading import extensions as extract
         folder = extract.extract("id", {"m.so": lambda: b"x"})
         print(folder)
         assert open(os.path.join(folder, "m.so"), "rb").read() == b"x"
@@ -441,7 +444,7 @@ def test_extension_members_and_import(root: Path, tmp_path: Path) -> None:
     result = python(
         f"""
         import importlib.util, zrun
-        from zrun import extract
+        from zrun.loading import extensions as extract
         spec = extract.extension_spec(zrun.ZipSource({str(archive)!r}), "xxlimited", {leaf!r})
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
@@ -548,7 +551,7 @@ def hook(event, args):
         compiled.append(args[1])
 
 sys.addaudithook(hook)
-from zrun.cli import main
+from zrun.cli.main import main
 status = main(sys.argv[2:])
 sys.stderr.write(f"compiled: {len(compiled)}\\n")
 raise SystemExit(status)
@@ -700,13 +703,13 @@ def test_read_only_cache_still_runs_and_serves(root: Path, tmp_path: Path) -> No
 
 INDEXED = """
 import sys
-from zrun import archive
+from zrun.zip import archive
 calls = []
 parse = archive.read_index
 archive.read_index = lambda *args: calls.append(1) or parse(*args)
-from zrun.cli import main
+from zrun.cli.main import main
 status = main(sys.argv[1:])
-sys.stderr.write(f"parsed: {len(calls)} indexcache: {'zrun.indexcache' in sys.modules}\\n")
+sys.stderr.write(f"parsed: {len(calls)} indexcache: {'zrun.zip.indexcache' in sys.modules}\\n")
 raise SystemExit(status)
 """
 
@@ -721,7 +724,7 @@ def big_archive(path: Path, count: int) -> Path:
 
 
 def test_index_is_parsed_once_for_a_large_archive(root: Path, tmp_path: Path) -> None:
-    from zrun import indexcache
+    from zrun.zip import indexcache
 
     archive = big_archive(tmp_path / "big.zip", indexcache.MIN_ENTRIES)
     env = {"ZRUN_CACHE_DIR": str(root)}
@@ -742,14 +745,14 @@ def test_small_archives_skip_the_index_cache(root: Path, tmp_path: Path) -> None
 
 
 def test_index_threshold_constants_agree() -> None:
-    from zrun import archive, indexcache
+    from zrun.zip import archive, indexcache
 
     assert archive._INDEX_CACHE_MIN_BYTES == indexcache.MIN_BYTES
 
 
 def test_cached_index_equals_the_parsed_one(root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from zrun import indexcache
-    from zrun.archive import Archive
+    from zrun.zip import indexcache
+    from zrun.zip.archive import Archive
 
     path = big_archive(tmp_path / "big.zip", indexcache.MIN_ENTRIES)
     with zipfile.ZipFile(path, "a") as z:
@@ -758,7 +761,7 @@ def test_cached_index_equals_the_parsed_one(root: Path, tmp_path: Path, monkeypa
         z.writestr("empty/", "")
     parsed = Archive.open(path)
     clear_cache()
-    monkeypatch.setattr("zrun.archive.read_index", lambda *args: pytest.fail("the cached index must be used"))
+    monkeypatch.setattr("zrun.zip.archive.read_index", lambda *args: pytest.fail("the cached index must be used"))
     loaded = Archive.open(path)
     assert loaded is not parsed
     assert loaded.members == parsed.members and loaded.dirs == parsed.dirs and loaded.refused == parsed.refused == ["../evil.py"]
@@ -767,8 +770,8 @@ def test_cached_index_equals_the_parsed_one(root: Path, tmp_path: Path, monkeypa
 
 
 def test_damaged_index_entry_is_parsed_again_and_rewritten(root: Path, tmp_path: Path) -> None:
-    from zrun import indexcache
-    from zrun.archive import Archive
+    from zrun.zip import indexcache
+    from zrun.zip.archive import Archive
 
     path = big_archive(tmp_path / "big.zip", indexcache.MIN_ENTRIES)
     expected = dict(Archive.open(path).members)
@@ -887,7 +890,7 @@ import sys
 written = []
 sys.addaudithook(lambda event, args: event == "open" and str(args[0]).endswith(".tmp") and "ext/" in str(args[0]) and written.append(1))
 sys.stdin.read()
-from zrun.cli import main
+from zrun.cli.main import main
 status = main(sys.argv[1:])
 sys.stderr.write(f"written: {len(written)}\\n")
 raise SystemExit(status)

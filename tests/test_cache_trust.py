@@ -35,7 +35,10 @@ from typing import Dict, Iterator, List, NamedTuple, Tuple
 import pytest
 
 import zrun
-from zrun import bytecode, cache, cacheadmin, extract
+from zrun.cache import store as cache
+from zrun.cli import cacheadmin
+from zrun.loading import bytecode
+from zrun.loading import extensions as extract
 
 SRC = str(Path(zrun.__file__).resolve().parent.parent)
 is_root = hasattr(os, "geteuid") and os.geteuid() == 0
@@ -429,7 +432,8 @@ def test_clear_collects_every_temporary(root: Path) -> None:
 
 KILLED = """
 import os, sys, time
-from zrun import cache, extract
+from zrun.cache import store as cache
+from zrun.loading import extensions as extract
 assert cache.directory()  # the cache and its tag exist: the write killed is the extraction's
 def slow(fd, data):
     os.write(fd, bytes(data[:1000]))
@@ -461,7 +465,7 @@ def test_a_sigkilled_extraction_leaves_a_temporary_that_prune_collects(root: Pat
 
 
 def test_without_dir_fd_the_cache_still_works(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from zrun import cacheroot
+    from zrun.cache import root as cacheroot
 
     monkeypatch.setattr(cacheroot, "HAVE_DIR_FD", False)
     cache.reset()
@@ -540,7 +544,9 @@ def run_as(users: Users, who: str, argv: List[str], env: Dict[str, str]) -> subp
 
 PLANT = """
 import os, sys, zipfile
-from zrun import cache, extract, ZipSource
+from zrun import ZipSource
+from zrun.cache import store as cache
+from zrun.loading import extensions as extract
 archive, planted_so = sys.argv[1], sys.argv[2]
 source = ZipSource(archive)
 with zipfile.ZipFile(archive) as z:
@@ -602,7 +608,7 @@ def plant(users: Users, where: Path, app: App) -> None:
 
 HOST = """
 import sys, zrun
-from zrun import cache
+from zrun.cache import store as cache
 print(cache.directory(), flush=True)
 zrun.run(sys.argv[1], isolate=True)
 sys.stdout.flush()
@@ -680,7 +686,7 @@ def test_subdirectories_owned_by_another_user_are_not_trusted(users: Users) -> N
     where = users.base / "victim-cache"
     decoy = users.base / "planted-cache"
     plant(users, decoy, app)
-    probe = [users.python, "-c", "from zrun import cache; print(cache.directory())"]
+    probe = [users.python, "-c", "from zrun.cache import store; print(store.directory())"]
     first = run_as(users, "victim", probe, {"ZRUN_CACHE_DIR": str(where)})
     assert first.stdout.strip() == str(where), first.stderr
     for kind in ("code", "ext"):

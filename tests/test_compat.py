@@ -21,7 +21,7 @@ import pytest
 
 import zrun
 from conftest import tree_builder, write_tree, write_zip
-from zrun.loader import ModuleLoader
+from zrun.loading.loader import ModuleLoader
 
 PROBE = '''"""probe doc"""
 import sys

@@ -14,7 +14,7 @@ import zrun
 from conftest import expect_ok, run_python, write_zip
 from test_hostile import needs_rlimit, run_limited
 from zrun import Runnable
-from zrun.metadata import MAX_ENTRY_POINTS, MAX_METADATA_SIZE
+from zrun.loading.metadata import MAX_ENTRY_POINTS, MAX_METADATA_SIZE
 
 NEVER = "raise RuntimeError('discover executed plugin code')\n"
 
@@ -136,7 +136,10 @@ def test_missing_archive_raises(tmp_path: Path) -> None:
 
 def test_functions_survive_importing_their_modules() -> None:
     """Importing a submodule binds it on the package; no submodule is named like a public function."""
-    code = "import zrun.discovery, zrun.hooks, zrun\nprint(zrun.discover([]), zrun.Runnable.__name__, callable(zrun.install))"
+    code = (
+        "import zrun.plugins.discovery, zrun.plugins.install, zrun\n"
+        "print(zrun.discover([]), zrun.Runnable.__name__, callable(zrun.install))"
+    )
     assert expect_ok(run_python(code)).split() == ["[]", "Runnable", "True"]
 
 

@@ -156,7 +156,7 @@ def test_argv_is_changed_in_place(wheels: Wheels) -> None:
 
 
 def test_click_names_a_function_target_like_a_console_script(wheels: Wheels, tmp_path: Path) -> None:
-    """click reads ``__main__.__package__``: zrun's own ``__main__`` made it ``python -m zrun.cli``."""
+    """click reads ``__main__.__package__``: zrun's own ``__main__`` made it ``python -m zrun.cli.main``."""
     app = write_zip(
         tmp_path / "cliapp.zip", {"greet/__init__.py": "", "greet/cli.py": "import click\n@click.command()\ndef main():\n    'Greets.'\n"}
     )

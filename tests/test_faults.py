@@ -20,15 +20,15 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 import pytest
 
 import zrun
-import zrun.archive
-import zrun.bytecode
-import zrun.compat
-import zrun.engine
-import zrun.loader
+import zrun.engine.run
+import zrun.engine.runpy_api
+import zrun.loading.bytecode
+import zrun.loading.loader
+import zrun.zip.archive
 from conftest import sys_lock_is_free, write_zip
-from zrun.archive import Archive, clear_cache
+from zrun.engine.sysstate import SysState
 from zrun.errors import ArchiveError
-from zrun.sysstate import SysState
+from zrun.zip.archive import Archive, clear_cache
 
 PACKAGE = {
     "__main__.py": "import pkg.mod\n",
@@ -72,7 +72,7 @@ def _fire_once(
 
 def _compilers() -> Tuple[Any, ...]:
     """Where ``compile_source`` is looked up: its own module, and the loader if it imports the name."""
-    return tuple(owner for owner in (zrun.bytecode, zrun.loader) if hasattr(owner, "compile_source"))
+    return tuple(owner for owner in (zrun.loading.bytecode, zrun.loading.loader) if hasattr(owner, "compile_source"))
 
 
 def _in_user_code(monkeypatch: pytest.MonkeyPatch, fault: BaseException) -> List[bool]:
@@ -85,16 +85,19 @@ def _in_user_code(monkeypatch: pytest.MonkeyPatch, fault: BaseException) -> List
 
 # step -> how to inject; whether the code had started when it fires (imported modules may then stay).
 STEPS: Dict[str, Tuple[Callable[[pytest.MonkeyPatch, BaseException], List[bool]], bool]] = {
-    "open the location": (lambda mp, f: _fire_once(mp, (zrun.engine, zrun.compat), "open_location", f), False),
-    "index the archive": (lambda mp, f: _fire_once(mp, zrun.archive, "read_index", f), False),
-    "find a module": (lambda mp, f: _fire_once(mp, zrun.loader, "find_in", f), False),
-    "find the package's module": (lambda mp, f: _fire_once(mp, zrun.loader, "find_in", f, lambda src, name, base: "." in name), False),
+    "open the location": (lambda mp, f: _fire_once(mp, (zrun.engine.run, zrun.engine.runpy_api), "open_location", f), False),
+    "index the archive": (lambda mp, f: _fire_once(mp, zrun.zip.archive, "read_index", f), False),
+    "find a module": (lambda mp, f: _fire_once(mp, zrun.loading.loader, "find_in", f), False),
+    "find the package's module": (
+        lambda mp, f: _fire_once(mp, zrun.loading.loader, "find_in", f, lambda src, name, base: "." in name),
+        False,
+    ),
     "read the target's member": (lambda mp, f: _fire_once(mp, Archive, "read", f, lambda self, name: name.endswith("mod.py")), False),
     "compile the target": (lambda mp, f: _fire_once(mp, _compilers(), "compile_source", f), False),
-    "load the target": (lambda mp, f: _fire_once(mp, zrun.loader.ModuleLoader, "get_code", f), False),
-    "put the sources first": (lambda mp, f: _fire_once(mp, zrun.engine.Run, "search", f), False),
-    "set sys.argv": (lambda mp, f: _fire_once(mp, zrun.engine.Run, "set_argv", f), False),
-    "make the main module": (lambda mp, f: _fire_once(mp, zrun.engine.Run, "new_module", f), False),
+    "load the target": (lambda mp, f: _fire_once(mp, zrun.loading.loader.ModuleLoader, "get_code", f), False),
+    "put the sources first": (lambda mp, f: _fire_once(mp, zrun.engine.run.Run, "search", f), False),
+    "set sys.argv": (lambda mp, f: _fire_once(mp, zrun.engine.run.Run, "set_argv", f), False),
+    "make the main module": (lambda mp, f: _fire_once(mp, zrun.engine.run.Run, "new_module", f), False),
     "read a member the code imports": (lambda mp, f: _fire_once(mp, Archive, "read", f, lambda _, name: name.endswith("helper.py")), True),
     "inside the running code": (_in_user_code, True),
     "restore sys.modules": (lambda mp, f: _fire_once(mp, SysState, "_module_names", f), True),
@@ -192,7 +195,7 @@ def test_fault_in_one_restore_part_restores_the_others(
         state = SysState(modules=True, environ=True, cwd=True)
         sys.argv.append("changed")
         sys.path.insert(0, "/changed")
-        sys.meta_path.append(zrun.loader.SearchFirst([]))
+        sys.meta_path.append(zrun.loading.loader.SearchFirst([]))
         sys.path_importer_cache["/changed"] = None
         sys.modules["zrun_fault_probe"] = sys
         os.environ["ZRUN_FAULT_PROBE"] = "1"
@@ -226,7 +229,7 @@ CACHE_WRITES: Dict[str, Callable[..., bool]] = {
 @pytest.mark.parametrize("what", list(CACHE_WRITES))
 def test_fault_while_writing_the_cache(what: str, fault: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Interrupted mid-write, the cache holds no half-written file; an I/O error there only means an uncached run."""
-    import zrun.cache
+    import zrun.cache.store
 
     archive = write_zip(tmp_path / "app.zip", PACKAGE)
     root = tmp_path / "cache"
@@ -234,10 +237,10 @@ def test_fault_while_writing_the_cache(what: str, fault: str, tmp_path: Path, mo
     monkeypatch.setenv("ZRUN_CACHE_DIR", str(root))
     monkeypatch.setenv("ZRUN_NO_CACHE", "")
     monkeypatch.setattr(sys, "dont_write_bytecode", False)  # the cache writes code only then
-    zrun.cache.reset()
+    zrun.cache.store.reset()
     error = FAULTS[fault]()
     try:
-        fired = _fire_once(monkeypatch, zrun.cache, "write_all", error, CACHE_WRITES[what])
+        fired = _fire_once(monkeypatch, zrun.cache.store, "write_all", error, CACHE_WRITES[what])
         raised = _outcome(lambda: zrun.run(f"{archive}:pkg.mod", isolate=True))
         monkeypatch.undo()
         assert fired, "the run wrote nothing to the cache"
@@ -250,7 +253,7 @@ def test_fault_while_writing_the_cache(what: str, fault: str, tmp_path: Path, mo
         assert leftovers == [], "a half-written cache file was left behind"
     finally:
         everything.restore()
-        zrun.cache.reset()
+        zrun.cache.store.reset()
 
 
 # --- I/O errors where they really happen: the reads of the archive file ----------------------------
@@ -258,7 +261,7 @@ def test_fault_while_writing_the_cache(what: str, fault: str, tmp_path: Path, mo
 
 def _failing_reader(monkeypatch: pytest.MonkeyPatch, after: int) -> None:
     """Every read of an archive file after the first ``after`` fails with EIO, as a dying disk does."""
-    original = zrun.archive._reader
+    original = zrun.zip.archive._reader
     calls = [0]
 
     def reader(stream: Any) -> Callable[[int, int], bytes]:
@@ -272,7 +275,7 @@ def _failing_reader(monkeypatch: pytest.MonkeyPatch, after: int) -> None:
 
         return failing
 
-    monkeypatch.setattr(zrun.archive, "_reader", reader)
+    monkeypatch.setattr(zrun.zip.archive, "_reader", reader)
 
 
 @pytest.mark.parametrize(

@@ -111,7 +111,7 @@ def test_no_source_is_borrowed_from_a_host_module(tmp_path: Path, clean_sys: Any
 
 
 def test_a_bundle_path_is_a_source_wherever_sources_are_taken(tmp_path: Path, clean_sys: Any) -> None:
-    """One conversion (zrun.entries) serves every entry point: a bundle path works in ``sources=`` as it does as a location."""
+    """One conversion (zrun.engine.entries) serves every entry point: a bundle path works in ``sources=`` as it does as a location."""
     bundle = tmp_path / "plugin.zrunb"
     zrun.FrozenSource.compile(zrun.MemorySource({"bp/__init__.py": "", "bp/m.py": "X = 41 + 1\n"})).dump(str(bundle))
     assert zrun.run(f"{bundle}:bp.m")["X"] == 42

@@ -31,8 +31,8 @@ import zrun
 from conftest import SRC, Launcher
 from hostile import Case
 from test_cache import extensions  # noqa: F401  (fixture: compiled extensions; the cache directory fixture `root` is conftest's)
-from zrun.archive import MAX_MEMBER_SIZE, Archive, clear_cache, max_member_size
 from zrun.errors import ArchiveError, NotRunnable, UnsupportedMember, ZrunError
+from zrun.zip.archive import MAX_MEMBER_SIZE, Archive, clear_cache, max_member_size
 
 
 def params() -> List[Any]:
@@ -166,7 +166,7 @@ def test_library(case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 SITECUSTOMIZE = """
 import os
 _how, _path = os.environ["ZRUN_HOSTILE_BETWEEN"].split(":", 1)
-import zrun.archive as _archive
+import zrun.zip.archive as _archive
 _original = _archive.Archive.read
 _fired = []
 def _read(self, name, *limit):
@@ -272,7 +272,7 @@ def test_memory_cap_leaves_room_for_a_normal_run(tmp_path: Path) -> None:
     """The control for the bomb tests: the cap alone does not break a run."""
     archive = tmp_path / "app.zip"
     archive.write_bytes(hostile.good_zip())
-    result = run_limited("from zrun.cli import main; sys.exit(main(sys.argv[1:]))", f"{archive}:{hostile.TARGET}")
+    result = run_limited("from zrun.cli.main import main; sys.exit(main(sys.argv[1:]))", f"{archive}:{hostile.TARGET}")
     assert (result.returncode, result.stdout, result.stderr) == (0, hostile.GOOD_OUTPUT, "")
 
 
@@ -284,7 +284,7 @@ def test_honest_bomb_is_refused_before_inflating(tmp_path: Path, via: str) -> No
     archive.write_bytes(hostile.honest_bomb())
     target = f"{archive}:{hostile.TARGET}"
     if via == "cli":
-        result = run_limited("from zrun.cli import main; sys.exit(main(sys.argv[1:]))", target)
+        result = run_limited("from zrun.cli.main import main; sys.exit(main(sys.argv[1:]))", target)
         assert result.returncode == 1
         assert result.stderr.startswith("zrun: error: ") and result.stderr.count("\n") == 1, result.stderr
     else:
@@ -332,7 +332,7 @@ def test_member_size_limit_is_configurable(tmp_path: Path, monkeypatch: pytest.M
 def test_fifo_is_refused_without_blocking(name: str, tmp_path: Path) -> None:
     """Every way in: the bundle sniffer, the bundle loader, the zip source; each says what the path is."""
     from zrun.frozen import FrozenSource, is_bundle
-    from zrun.zipsource import ZipSource
+    from zrun.zip.source import ZipSource
 
     fifo = tmp_path / name
     os.mkfifo(fifo)
@@ -415,7 +415,7 @@ def test_member_too_big_for_the_memory_left(tmp_path: Path, via: str) -> None:
     assert archive.stat().st_size < 2 << 20
     target = f"{archive}:{hostile.TARGET}"
     if via == "cli":
-        result = run_limited("from zrun.cli import main; sys.exit(main(sys.argv[1:]))", target, limit=400 << 20)
+        result = run_limited("from zrun.cli.main import main; sys.exit(main(sys.argv[1:]))", target, limit=400 << 20)
         assert result.returncode == 1, result.stderr
         assert result.stderr.startswith("zrun: error: ") and result.stderr.count("\n") == 1, result.stderr
         said = result.stderr
@@ -484,7 +484,7 @@ def test_unsafe_library_member_refuses_only_itself(root: Path, tmp_path: Path, e
 
 
 def test_unsafe_member_names_the_archive(root: Path, tmp_path: Path) -> None:
-    from zrun import extract
+    from zrun.loading import extensions as extract
 
     with pytest.raises(extract.UnsafeMember) as info:
         extract.extract("id", {"good.so": lambda: b"ok", "C:/evil.so": lambda: b"evil"}, archive=str(tmp_path / "app.zip"))
@@ -524,13 +524,13 @@ def test_bundle_too_big_for_the_memory_left(tmp_path: Path) -> None:
     with open(bundle, "wb") as stream:
         stream.write(BUNDLE_MAGIC)
         stream.truncate(300 << 20)
-    result = run_limited("from zrun.cli import main; sys.exit(main(sys.argv[1:]))", f"{bundle}:pkg.mod")
+    result = run_limited("from zrun.cli.main import main; sys.exit(main(sys.argv[1:]))", f"{bundle}:pkg.mod")
     assert (result.returncode, result.stderr) == (1, f"zrun: error: {bundle}: not enough memory to read the bundle ({300 << 20} bytes)\n")
 
 
 def test_archive_cannot_supply_the_zstandard_decompressor(tmp_path: Path, zrun_cli: Launcher) -> None:
     """An archive's own ``compression``/``backports`` package must not be what zrun imports to read its Zstandard member."""
-    from zrun.archive import zstd_module
+    from zrun.zip.archive import zstd_module
 
     try:
         zstd = zstd_module()

@@ -22,9 +22,9 @@ import pytest
 
 import hostile
 import zrun
-import zrun.archive
+import zrun.zip.archive
 from conftest import Launcher, write_zip
-from zrun.archive import Archive, clear_cache
+from zrun.zip.archive import Archive, clear_cache
 
 PROC_FD = Path("/proc/self/fd")
 needs_proc = pytest.mark.skipif(not PROC_FD.is_dir(), reason="counts descriptors in /proc/self/fd")
@@ -51,8 +51,8 @@ def open_fds() -> Dict[str, str]:
 @contextlib.contextmanager
 def no_new_fds() -> Iterator[None]:
     # The cache root's directory descriptor is opened at the first use and kept for
-    # the process's life (zrun.cacheroot); open it first so the runs' own count.
-    from zrun import cache
+    # the process's life (zrun.cache.root); open it first so the runs' own count.
+    from zrun.cache import store as cache
 
     cache.root()
     gc.collect()
@@ -151,7 +151,7 @@ def test_descriptor_closed_when_fstat_fails(tmp_path: Path, monkeypatch: pytest.
     archive = write_zip(tmp_path / "app.zip", PACKAGE)
 
     class FailingOs:
-        """``os`` as zrun.archive sees it, with fstat failing like a dying NFS mount."""
+        """``os`` as zrun.zip.archive sees it, with fstat failing like a dying NFS mount."""
 
         def __getattr__(self, name: str) -> Any:
             return getattr(os, name)
@@ -161,7 +161,7 @@ def test_descriptor_closed_when_fstat_fails(tmp_path: Path, monkeypatch: pytest.
             raise OSError(errno.EIO, "Input/output error")
 
     with no_new_fds():
-        monkeypatch.setattr(zrun.archive, "os", FailingOs())
+        monkeypatch.setattr(zrun.zip.archive, "os", FailingOs())
         with pytest.raises(zrun.ArchiveError, match="Input/output error"):
             Archive.open(archive)
         monkeypatch.undo()
@@ -176,7 +176,7 @@ def test_no_thread_left(tmp_path: Path, clean_sys: Any) -> None:
 
 
 def test_no_thread_or_descriptor_left_by_a_scope(tmp_path: Path, clean_sys: Any) -> None:
-    scope_module = pytest.importorskip("zrun.scope")
+    scope_module = pytest.importorskip("zrun.plugins.scope")
     archive = write_zip(tmp_path / "app.zip", PACKAGE)
     scope_module.Scope([str(archive)])  # zrun's own lazy modules load before the snapshot, as in a host
     before = set(threading.enumerate())

@@ -1,4 +1,4 @@
-"""The cached index searched in place (zrun.indextable) answers exactly what a full parse answers.
+"""The cached index searched in place (zrun.zip.table) answers exactly what a full parse answers.
 
 Every test goes through real zip files and the real cache: a first open parses
 and stores the table, a second open (after :func:`clear_cache`) searches it.
@@ -21,10 +21,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from test_cache import big_archive
-from zrun import archive as archive_module
-from zrun import cache, indexcache, indextable
-from zrun.archive import Archive, clear_cache
-from zrun.zipsource import ZipSource
+from zrun.cache import store as cache
+from zrun.zip import archive as archive_module
+from zrun.zip import indexcache
+from zrun.zip import table as indextable
+from zrun.zip.archive import Archive, clear_cache
+from zrun.zip.source import ZipSource
 
 _counter = itertools.count()
 

@@ -38,10 +38,10 @@ from hypothesis import strategies as st
 import hostile
 import zrun
 from conftest import write_tree, write_zip, zip_bytes
-from zrun.archive import Archive, clear_cache
-from zrun.cli import UsageError, parse_args
+from zrun.cli.main import UsageError, parse_args
 from zrun.errors import ArchiveError, TargetError
 from zrun.target import Target, is_module_name, parse
+from zrun.zip.archive import Archive, clear_cache
 
 #: ``ZRUN_PROPERTY_SCALE=20 pytest tests/test_properties.py`` searches twenty times longer.
 SCALE = max(1, int(os.environ.get("ZRUN_PROPERTY_SCALE") or 1))

@@ -321,7 +321,7 @@ def child_shiv_variables(pyz: Launcher, app_dir: Path, env: Dict[str, str]) -> L
 
 def test_shiv_entry_point_variables_do_not_reach_children(pyz: Launcher, app_dir: Path) -> None:
     """A SHIV_ENTRY_POINT left behind would hijack every shiv app the target starts."""
-    env = {"SHIV_ENTRY_POINT": "zrun.cli:main", "SHIV_MODULE": "zrun.cli:main"}
+    env = {"SHIV_ENTRY_POINT": "zrun.cli.main:main", "SHIV_MODULE": "zrun.cli.main:main"}
     assert child_shiv_variables(pyz, app_dir, env) == ["SHIV_ROOT"]
 
 
@@ -404,7 +404,7 @@ def test_archive_holds_sources_only(runner_pyz: Path) -> None:
         environment = json.loads(archive.read("environment.json"))
         stored = {info.filename for info in archive.infolist() if info.compress_type == zipfile.ZIP_STORED}
     assert not [name for name in names if name.endswith(".pyc") or "__pycache__" in name]
-    expected = {"site-packages/zrun/cli.py", "site-packages/zrun/pyz.py", f"{BACKPORTS}/importlib_resources/__init__.py"}
+    expected = {"site-packages/zrun/cli/main.py", "site-packages/zrun/pyz.py", f"{BACKPORTS}/importlib_resources/__init__.py"}
     assert expected <= set(names)
     assert not [name for name in names if name.startswith("site-packages/bin/") or name.endswith("direct_url.json")]
     assert not [name for name in names if "/tests/" in name]
@@ -418,7 +418,10 @@ def pycs(extraction: Path, package: str) -> Dict[str, bool]:
     """Whether each ``*.py`` of ``package`` in ``extraction`` has bytecode for this interpreter."""
     folder = extraction / "site-packages" / package
     tag = sys.implementation.cache_tag
-    return {path.name: (folder / "__pycache__" / f"{path.stem}.{tag}.pyc").is_file() for path in folder.glob("*.py")}
+    return {
+        path.relative_to(folder).as_posix(): (path.parent / "__pycache__" / f"{path.stem}.{tag}.pyc").is_file()
+        for path in folder.rglob("*.py")
+    }
 
 
 def test_first_run_writes_bytecode_for_what_runs_only(runner_pyz: Path, tmp_path: Path, app_dir: Path) -> None:
@@ -427,8 +430,8 @@ def test_first_run_writes_bytecode_for_what_runs_only(runner_pyz: Path, tmp_path
     expect_ok(pyz_launcher(sys.executable, runner_pyz, root)("app.zip:pkg.probe", cwd=app_dir, env={"PYTHONDONTWRITEBYTECODE": ""}))
     (extraction,) = root.glob(f"{runner_pyz.name}_*")
     zrun_pycs = pycs(extraction, "zrun")
-    assert zrun_pycs["cli.py"] and zrun_pycs["pyz.py"] and zrun_pycs["engine.py"]
-    assert not zrun_pycs["cacheadmin.py"]
+    assert zrun_pycs["cli/main.py"] and zrun_pycs["pyz.py"] and zrun_pycs["engine/run.py"]
+    assert not zrun_pycs["cli/cacheadmin.py"]
     assert not (extraction / "site-packages" / BACKPORTS).exists()  # 3.9 imports them from the archive
 
 
@@ -515,7 +518,7 @@ def test_extracts_into_shiv_root(runner_pyz: Path, tmp_path: Path, app_dir: Path
     expect_ok(pyz_launcher(sys.executable, runner_pyz, root)("app.zip:pkg.probe", cwd=app_dir))
     with zipfile.ZipFile(runner_pyz) as archive:
         build_id = json.loads(archive.read("environment.json"))["build_id"]
-    assert (root / f"{runner_pyz.name}_{build_id}" / "site-packages" / "zrun" / "cli.py").is_file()
+    assert (root / f"{runner_pyz.name}_{build_id}" / "site-packages" / "zrun" / "cli" / "main.py").is_file()
 
 
 # --- the build ---------------------------------------------------------------------

@@ -15,7 +15,7 @@ import pytest
 
 import zrun
 from conftest import Files, expect_ok, run_python, write_tree, write_zip
-from zrun.lock import LockTimeout
+from zrun.engine.syslock import LockTimeout
 
 PLUGIN: Files = {
     "utils.py": "WHO = 'plugin'\n",

@@ -40,14 +40,14 @@ def zrun_wheel(path: Path) -> Path:
     """A zrun wheel, as ``pip wheel --no-deps .`` makes it: this zrun's package and its metadata."""
     package = Path(zrun.__file__).parent
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as wheel:
-        for file in [*sorted(package.glob("*.py")), package / "py.typed"]:
-            wheel.write(file, f"zrun/{file.name}")
+        for file in [*sorted(package.rglob("*.py")), package / "py.typed"]:
+            wheel.write(file, f"zrun/{file.relative_to(package).as_posix()}")
         wheel.writestr("zrun-0.1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: zrun\nVersion: 0.1.0\n")
-        wheel.writestr("zrun-0.1.0.dist-info/entry_points.txt", "[console_scripts]\nzrun = zrun.cli:main\n")
+        wheel.writestr("zrun-0.1.0.dist-info/entry_points.txt", "[console_scripts]\nzrun = zrun.cli.main:main\n")
     return path
 
 
-@pytest.mark.parametrize("target", ["zrun", "zrun.cli:main", "zrun.__main__"])
+@pytest.mark.parametrize("target", ["zrun", "zrun.cli.main:main", "zrun.__main__"])
 def test_a_zrun_wheel_as_target_is_refused_in_one_line(tmp_path: Path, target: str, zrun_cli: Launcher) -> None:
     wheel = zrun_wheel(tmp_path / "zrun-0.1.0-py3-none-any.whl")
     result = zrun_cli(f"{wheel.name}:{target}", "--version", cwd=tmp_path)
@@ -76,7 +76,7 @@ def test_library_run_of_a_zrun_wheel_raises_typed_and_changes_nothing(tmp_path: 
     wheel = zrun_wheel(tmp_path / "zrun.whl")
     modules = dict(sys.modules)
     with pytest.raises(zrun.NotRunnable, match="another copy of zrun"):
-        zrun.run(f"{wheel}:zrun.cli:main", isolate=True)
+        zrun.run(f"{wheel}:zrun.cli.main:main", isolate=True)
     assert all(sys.modules.get(name) is module for name, module in modules.items() if name.startswith("zrun"))
 
 
@@ -116,7 +116,7 @@ def test_zrun_modules_imported_during_a_run_get_the_real_stdlib(tmp_path: Path) 
     outer = {"struct.py": FAKE.format("struct"), "outer.py": "import sys, zrun\nzrun.run(sys.argv[1] + ':inner')\n"}
     code = (
         "import json, sys, zrun\n"
-        "assert 'zrun.zipindex' not in sys.modules\n"
+        "assert 'zrun.zip.index' not in sys.modules\n"
         "sys.modules.pop('struct', None)\n"
         "zrun.run('outer', [sys.argv[1]], sources=[zrun.MemorySource(json.loads(sys.argv[2]))])\n"
         "print('struct from', sys.modules['struct'].__spec__.origin != None)\n"
@@ -140,7 +140,7 @@ def test_a_fake_deflated_zlib_on_sys_path_under_install(tmp_path: Path) -> None:
     )
     for _ in range(2):  # a cold cache stores the code, a warm one loads it: both read through zlib
         result = fresh(code, str(archive), cwd=tmp_path)
-        assert expect_ok(result) == "from the zip zrun.zipcompat\n"  # zrun's loader read it
+        assert expect_ok(result) == "from the zip zrun.loading.zipimporter\n"  # zrun's loader read it
 
 
 def test_path_hook_digest_does_not_recurse(tmp_path: Path) -> None:
@@ -154,7 +154,7 @@ def test_path_hook_digest_does_not_recurse(tmp_path: Path) -> None:
     archive = write_zip(tmp_path / "big.zip", files, compression=zipfile.ZIP_STORED)
     assert archive.stat().st_size >= 78_000
     code = (
-        "import sys, zrun, zrun.zipsource\n"  # a host that has read archives before
+        "import sys, zrun, zrun.zip.source\n"  # a host that has read archives before
         "zrun.install()\n"
         "assert '_blake2' not in sys.modules\n"
         "sys.path.insert(0, sys.argv[1])\n"
@@ -162,7 +162,7 @@ def test_path_hook_digest_does_not_recurse(tmp_path: Path) -> None:
         "print(hello.WHO, type(hello.__loader__).__module__)\n"
     )
     result = fresh(code, str(archive), cwd=tmp_path)
-    assert expect_ok(result) == "zip zrun.zipcompat\n"
+    assert expect_ok(result) == "zip zrun.loading.zipimporter\n"
 
 
 def test_zrun_itself_from_a_zip_on_sys_path_under_install(tmp_path: Path) -> None:
@@ -175,11 +175,11 @@ def test_zrun_itself_from_a_zip_on_sys_path_under_install(tmp_path: Path) -> Non
         "zrun.install()\n"
         "sys.path.insert(0, sys.argv[2])\n"
         "import app\n"
-        "from zrun import extract, resources\n"
+        "from zrun.loading import extensions as extract, resources\n"
         "print(type(extract.__loader__).__module__, type(app.__loader__).__module__)\n"
     )
     result = python("-c", code, str(wheel), str(app), cwd=tmp_path, path=str(wheel))
-    assert expect_ok(result) == "app from zip\nzipimport zrun.zipcompat\n"  # zrun's own code stays zipimport's
+    assert expect_ok(result) == "app from zip\nzipimport zrun.loading.zipimporter\n"  # zrun's own code stays zipimport's
 
 
 def test_stdlib_helper_ignores_a_fake_in_sys_modules(clean_sys: object) -> None:

@@ -66,7 +66,7 @@ def test_syntax_warning_of_a_cli_target_shows_its_line(tmp_path: Path) -> None:
 def test_finder_get_data_reads_by_full_path(tmp_path: Path) -> None:
     """What linecache asks: the bytes of a member by the path in ``co_filename``; OSError for anything else."""
     import zrun
-    from zrun.loader import zip_path_hook
+    from zrun.loading.loader import zip_path_hook
 
     archive = write_zip(tmp_path / "w.zip", FILES)
     finder = zip_path_hook(str(archive))

@@ -113,7 +113,7 @@ def test_internal_error_shows_the_whole_traceback(zrun_cli: Launcher, tmp_path: 
     loud = zrun_cli("-v", "app.zip:vpkg.main", cwd=tmp_path, env=env)
     assert loud.returncode == 1
     assert "Traceback (most recent call last):" in loud.stderr
-    assert f'{os.sep}zrun{os.sep}archive.py", line ' in loud.stderr and "in max_member_size" in loud.stderr
+    assert f'{os.sep}zrun{os.sep}zip{os.sep}archive.py", line ' in loud.stderr and "in max_member_size" in loud.stderr
     assert loud.stderr.splitlines()[-2] == message
 
 
@@ -122,8 +122,8 @@ def test_user_traceback_keeps_zrun_frames_under_verbose(zrun_cli: Launcher, tmp_
     quiet = zrun_cli("app.zip:vpkg.boom", cwd=tmp_path)
     loud = zrun_cli("-v", "app.zip:vpkg.boom", cwd=tmp_path)
     assert quiet.returncode == loud.returncode == 1
-    assert f"{os.sep}zrun{os.sep}engine.py" not in quiet.stderr
-    assert f"{os.sep}zrun{os.sep}engine.py" in loud.stderr
+    assert f"{os.sep}zrun{os.sep}engine{os.sep}run.py" not in quiet.stderr
+    assert f"{os.sep}zrun{os.sep}engine{os.sep}run.py" in loud.stderr
     assert quiet.stderr.splitlines()[-1] == "ValueError: boom" == [line for line in loud.stderr.splitlines() if not STAMP.match(line)][-1]
 
 
@@ -132,8 +132,8 @@ def test_off_costs_no_import(zrun_cli: Launcher, tmp_path: Path) -> None:
     timed = Launcher(zrun_cli.name, [zrun_cli.prefix[0], "-X", "importtime", *zrun_cli.prefix[1:]])
     result = timed("app.zip:vpkg.helper", cwd=tmp_path)
     names = [line.split("|")[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")]
-    assert "zrun.engine" in names
-    assert not {"zrun.verbose", "zrun.settings", "zrun.diagnose", "difflib"} & set(names)
+    assert "zrun.engine.run" in names
+    assert not {"zrun.verbose", "zrun.settings", "zrun.cli.diagnose", "difflib"} & set(names)
     on = timed("-v", "app.zip:vpkg.helper", cwd=tmp_path)
     assert "zrun.verbose" in [line.split("|")[-1].strip() for line in on.stderr.splitlines() if line.startswith("import time:")]
 

@@ -89,7 +89,7 @@ def test_invalidate_caches_with_a_deleted_archive(tmp_path: Path, on_path: Any) 
 
 def test_path_hook_rejects_what_is_not_a_path(on_path: Any) -> None:
     with pytest.raises(TypeError):
-        zrun.loader.zip_path_hook(116)  # type: ignore[arg-type]
+        zrun.loading.loader.zip_path_hook(116)  # type: ignore[arg-type]
 
 
 def test_loader_of_an_archive_module_is_a_zipimporter(tmp_path: Path, on_path: Any) -> None:

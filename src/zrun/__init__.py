@@ -15,25 +15,25 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "run": "engine",
-    "run_module": "compat",
-    "run_path": "compat",
-    "SysState": "sysstate",
-    "SYS_LOCK": "sysstate",
+    "run": "engine.run",
+    "run_module": "engine.runpy_api",
+    "run_path": "engine.runpy_api",
+    "SysState": "engine.sysstate",
+    "SYS_LOCK": "engine.sysstate",
     "Source": "source",
     "MemorySource": "source",
-    "ZipSource": "zipsource",
+    "ZipSource": "zip.source",
     "FrozenSource": "frozen",
     "Target": "target",
     "parse_target": "target",
-    "install": "hooks",
-    "uninstall": "hooks",
-    "installed": "hooks",
-    "main": "cli",
-    "Scope": "scope",
-    "discover": "discovery",
-    "Runnable": "discovery",
-    "LockTimeout": "lock",
+    "install": "plugins.install",
+    "uninstall": "plugins.install",
+    "installed": "plugins.install",
+    "main": "cli.main",
+    "Scope": "plugins.scope",
+    "discover": "plugins.discovery",
+    "Runnable": "plugins.discovery",
+    "LockTimeout": "engine.syslock",
     "ZrunError": "errors",
     "TargetError": "errors",
     "NotRunnable": "errors",
@@ -103,10 +103,11 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from .cli import main
-    from .compat import run_module, run_path
-    from .discovery import Runnable, discover
-    from .engine import run
+    from .cli.main import main
+    from .engine.run import run
+    from .engine.runpy_api import run_module, run_path
+    from .engine.syslock import LockTimeout
+    from .engine.sysstate import SYS_LOCK, SysState
     from .errors import (
         ArchiveError,
         ArchiveNotFound,
@@ -122,11 +123,10 @@ if TYPE_CHECKING:
         ZrunError,
     )
     from .frozen import FrozenSource
-    from .hooks import install, installed, uninstall
-    from .lock import LockTimeout
-    from .scope import Scope
+    from .plugins.discovery import Runnable, discover
+    from .plugins.install import install, installed, uninstall
+    from .plugins.scope import Scope
     from .source import MemorySource, Source
-    from .sysstate import SYS_LOCK, SysState
     from .target import Target
     from .target import parse as parse_target
     from .workers.errors import NotIsolatable, PluginError, RemoteTraceback, WorkerDied, WorkerError, WorkerTimeout
@@ -134,7 +134,7 @@ if TYPE_CHECKING:
     from .workers.limits import Limits
     from .workers.pool import Workers
     from .workers.process import ProcessWorker
-    from .zipsource import ZipSource
+    from .zip.source import ZipSource
 
 
 def __getattr__(name: str) -> Any:

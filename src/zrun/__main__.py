@@ -2,7 +2,7 @@
 
 import sys
 
-from zrun.cli import main
+from zrun.cli.main import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -18,10 +18,10 @@ import struct
 import sys
 from importlib.util import MAGIC_NUMBER
 
-from .archive import open_regular
-from .bytecode import compile_source, pyc_bytes
 from .errors import BundleError
+from .loading.bytecode import compile_source, pyc_bytes
 from .source import MemorySource, Source
+from .zip.archive import open_regular
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -151,7 +151,7 @@ def _parse(blob: bytes, where: str) -> Dict[str, bytes]:
 
 
 def _as_source(source: Union[Source, str, os.PathLike[str]]) -> Source:
-    from .entries import as_entry
+    from .engine.entries import as_entry
 
     path = as_entry(source)
     if isinstance(path, str):  # a directory

@@ -17,7 +17,7 @@ with these still in place:
 - ``PYTHONPATH`` extended with the runner's ``site-packages`` when
   ``SHIV_EXTEND_PYTHONPATH`` is set, which the target's children would inherit.
 - the archive at ``sys.path[0]``, or behind ``SHIV_PREPEND_PYTHONPATH``'s
-  entry: :func:`zrun.engine.run_main` replaces ``sys.path[0]`` with the
+  entry: :func:`zrun.engine.run.run_main` replaces ``sys.path[0]`` with the
   target's entry, as ``python -m`` does with the working directory, so the
   archive must be the entry there.
 
@@ -98,7 +98,7 @@ def add_backports(ours: str, archive: str) -> None:
 
 
 def main() -> int:
-    """Clear shiv's leftovers, then run ``zrun.cli.main`` on ``sys.argv[1:]`` and return its exit status."""
+    """Clear shiv's leftovers, then run ``zrun.cli.main.main`` on ``sys.argv[1:]`` and return its exit status."""
     ours = site_packages()
     forget_bootstrap()
     forget_shiv_environment(os.environ, ours)
@@ -106,9 +106,9 @@ def main() -> int:
     archive_first(archive)
     add_backports(ours, archive)
     try:
-        os.utime(os.path.dirname(ours))  # the last use `zrun cache prune` goes by (see zrun.shivcache)
+        os.utime(os.path.dirname(ours))  # the last use `zrun cache prune` goes by (see zrun.cache.shiv)
     except OSError:
         pass  # a read-only cache just stays unrecorded
-    from .cli import main as cli_main
+    from .cli.main import main as cli_main
 
     return cli_main()

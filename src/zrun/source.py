@@ -1,7 +1,7 @@
 """What every source of modules is: named entries that can be listed and read.
 
 A source knows nothing about imports. The one loader family in
-:mod:`zrun.loader` turns any source into modules, so a zip archive, a dict of
+:mod:`zrun.loading.loader` turns any source into modules, so a zip archive, a dict of
 strings and a bundle of code objects behave alike.
 """
 
@@ -36,7 +36,7 @@ class Source:
 
     def __init__(self, root: str) -> None:
         self.root = root
-        # Any set of names: frozensets here, views searched in place for a large archive (zrun.indextable).
+        # Any set of names: frozensets here, views searched in place for a large archive (zrun.zip.table).
         self._files: AbstractSet[str] = frozenset()
         self._dirs: AbstractSet[str] = frozenset()
         self._children: Optional[Dict[str, List[str]]] = None

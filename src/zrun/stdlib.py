@@ -4,7 +4,7 @@ zrun imports some standard-library modules (``zlib``, ``_blake2``, ``bz2``,
 ...) and some of its own submodules lazily, because importing them up front
 would cost every run's start-up. A lazy import happens when zrun first needs
 the module, which is often while a run's sources are searched first
-(:class:`zrun.loader.SearchFirst` at ``sys.meta_path[0]``) or while zrun's own
+(:class:`zrun.loading.loader.SearchFirst` at ``sys.meta_path[0]``) or while zrun's own
 path hook is asked about a ``sys.path`` entry. Through the import system an
 archive holding ``zlib.py`` then handed zrun *its* zlib (CPython's
 ``test_zipimport.testAFakeZlib``), and a hook that imported ``_blake2``

@@ -75,7 +75,12 @@ def _timed(started: float) -> str:
 
 
 def _wrap_all() -> None:
-    from . import archive, cache, engine, extract, loader, runsteps
+    from .cache import store as cache
+    from .engine import run as engine
+    from .engine import steps as runsteps
+    from .loading import extensions as extract
+    from .loading import loader
+    from .zip import archive
 
     _wrap(cache, "load_code", _note_load)
     _wrap(cache, "store_code", _note_store)
@@ -128,7 +133,7 @@ def _note_key(original: Callable[..., Any]) -> Callable[..., Any]:
         if result[0] is None:
             _events.append("nokey")
         elif _state["cache"] is None:
-            from . import cache
+            from .cache import store as cache
 
             _state["cache"] = cache.directory()
         return result

@@ -19,7 +19,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple, Type, Union
 
-from ..entries import SourceLike, one_or_many
+from ..engine.entries import SourceLike, one_or_many
 from .errors import NotIsolatable, WorkerError
 from .interpreter import InterpreterWorker
 from .limits import Limits

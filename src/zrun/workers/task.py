@@ -21,14 +21,14 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
-from ..entries import Entry
+from ..engine.entries import Entry
 from ..errors import ArchiveError
 from ..frozen import FrozenSource
-from ..isolation import preload
-from ..scope import Scope
+from ..plugins.scope import Scope
+from ..plugins.shadows import preload
 from ..source import MemorySource, Source
 from ..target import parse
-from ..zipsource import ZipSource
+from ..zip.source import ZipSource
 from .errors import NotIsolatable, PluginError, RemoteTraceback
 
 #: How a source is rebuilt in the worker: ``factory(*args)``.

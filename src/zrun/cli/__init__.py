@@ -1,0 +1,1 @@
+"""The command line: ``python -m zrun``, its messages, ``zrun info`` and ``zrun cache``."""
