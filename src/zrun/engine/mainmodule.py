@@ -18,7 +18,6 @@ if TYPE_CHECKING:
     from typing import List, Optional, Sequence
 
     from ..target import Target
-    from .sysstate import SysState
 
 
 def console_script_main() -> ModuleType:
@@ -34,30 +33,6 @@ def console_script_main() -> ModuleType:
     return main
 
 
-class as_console_script:
-    """``sys.modules['__main__']`` is a console-script wrapper's while the function runs.
-
-    A class rather than ``contextlib.contextmanager``: the CLI's start-up imports no ``contextlib``.
-    """
-
-    def __init__(self, state: SysState) -> None:
-        state.protect(["__main__"])
-        self.main = console_script_main()
-
-    def __enter__(self) -> ModuleType:
-        self.had = "__main__" in sys.modules
-        self.previous = sys.modules.get("__main__")
-        sys.modules["__main__"] = self.main
-        return self.main
-
-    def __exit__(self, *exc: object) -> None:
-        if sys.modules.get("__main__") is self.main:
-            if self.had:
-                sys.modules["__main__"] = self.previous  # type: ignore[assignment]
-            else:
-                del sys.modules["__main__"]
-
-
 def interpreter_part(orig_argv: Sequence[str], args: Sequence[str]) -> Optional[List[str]]:
     """The executable and its options from ``orig_argv``, without zrun's own command (``-m zrun``,
     ``runner.pyz``, the ``zrun`` script) and ``args``; ``None`` if ``orig_argv`` did not end in ``args``."""
@@ -70,14 +45,15 @@ def interpreter_part(orig_argv: Sequence[str], args: Sequence[str]) -> Optional[
     return head[:-1]  # -mzrun, or the path of runner.pyz or of the zrun script
 
 
-def command_line_of(target: Target, argv: Sequence[str], sources: Sequence[object] = ()) -> None:
+def command_line_of(target: Target, argv: Sequence[str]) -> None:
     """Make ``sys.orig_argv`` what the interpreter would hold for this target run directly.
 
-    Only where there is such a command: a path (``python app.pex ARGS``) or a
-    module found without ``--path`` (``python -m pkg.mod ARGS``).
+    Only where there is such a command, which the caller decides: a path
+    (``python app.pex ARGS``) or a module found without ``--path``
+    (``python -m pkg.mod ARGS``).
     """
     orig = getattr(sys, "orig_argv", None)
-    if orig is None or target.func or sources or (target.location and target.module):
+    if orig is None:
         return
     head = interpreter_part(orig, sys.argv[1:])
     if head is None:

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import os
 import sys
+from types import ModuleType
 
 from ..errors import NotRunnable
 from ..stdlib import OWN
 from ..target import Target, parse
-from .finding import evict, main_script, module_details, searched_sources, with_refusals
+from .finding import main_script, module_details, searched_sources, with_refusals
 from .locations import Location, Script, absolute, open_location
 from .steps import Run, adds_path0
 from .sysstate import SysState
@@ -56,8 +57,7 @@ def run_target(runner: Run, target: Target, argv: Sequence[str], run_name: str) 
 
             refuse_other_zrun(location)
         else:
-            evict([top])
-            runner.state.protect_tree([top])
+            runner.hide([top], trees=True)
     runner.set_path0(path0(runner, location))
     if target.func:
         return call(runner, target, argv)
@@ -66,13 +66,13 @@ def run_target(runner: Run, target: Target, argv: Sequence[str], run_name: str) 
         with hint_paths(target):
             name, spec, code = module_details(target.module)
         runner.set_argv(spec.origin or name, argv)
-        return runner.execute(code, runner.new_module(run_name), spec)
+        return runner.execute(code, ModuleType(run_name), spec)
     assert location is not None
     if isinstance(location, Script):
         script = absolute(location.path)  # python's __file__ and code name since 3.9
         code, loader = main_script(script, run_name)
         runner.set_argv(location.path, argv)
-        return runner.execute(code, runner.new_module(run_name), None, script=script, loader=loader)
+        return runner.execute(code, ModuleType(run_name), None, script=script, loader=loader)
     return runner.main_of(location, argv, run_name)
 
 
@@ -117,9 +117,10 @@ def call(runner: Run, target: Target, argv: Sequence[str]) -> Any:
     runner.started = True
     if not runner.alter_sys:
         return func()
-    from .mainmodule import as_console_script
+    from .mainmodule import console_script_main
+    from .pieces import MainModule
 
-    with as_console_script(runner.state):
+    with MainModule(console_script_main()):
         return func()
 
 
@@ -170,22 +171,22 @@ def run(
 
     parsed = parse(target) if isinstance(target, str) else target
     locked = hold(lock_timeout, f"run {target if isinstance(target, str) else 'a target'}") if alter_sys else nullcontext()
-    with locked, SysState(modules=isolate) as state:
-        runner = Run(state, sources=_entries(sources), alter_sys=alter_sys, replace_path0=False)
+    with locked, SysState(modules=isolate) as state, Run(state, sources=_entries(sources), alter_sys=alter_sys, replace_path0=False) as run:
         try:
-            return run_target(runner, parsed, argv, run_name)
+            return run_target(run, parsed, argv, run_name)
         except BaseException:
-            if not runner.started:
+            if not run.started:
                 state.all_modules = True  # a run that failed to start leaves no trace at all
             raise
 
 
 def run_main(target: Target, argv: Sequence[str], sources: Iterable[SourceLike] = ()) -> Any:
-    """The CLI's run: like :func:`run`, but nothing is restored (the process is ending)."""
-    from .mainmodule import command_line_of
-
+    """The CLI's run: like :func:`run`, but its pieces stay entered and nothing is restored (the process is ending)."""
     entries = _entries(sources)
-    command_line_of(target, argv, entries)
+    if not (target.func or entries or (target.location and target.module)):
+        from .mainmodule import command_line_of  # where python itself has a command for the target
+
+        command_line_of(target, argv)
     runner = Run(SysState(), sources=entries, alter_sys=True, replace_path0=adds_path0())
     runner.main_names = main_names()
     return run_target(runner, target, argv, "__main__")

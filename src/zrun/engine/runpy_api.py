@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 from contextlib import ExitStack
+from types import ModuleType
 from typing import Any, Dict, Iterable, List, Optional, Union
 
 from ..errors import NotRunnable
@@ -43,12 +44,11 @@ def run_module(
         if changes_sys:
             stack.enter_context(hold(lock_timeout, f"run module {mod_name}"))
         state = stack.enter_context(SysState()) if changes_sys else SysState()
-        runner = Run(state, sources=extra, alter_sys=alter_sys, replace_path0=False)
+        runner = stack.enter_context(Run(state, sources=extra, alter_sys=alter_sys, replace_path0=False))
         runner.search(None)
         name, spec, code = module_details(mod_name)
-        module = runner.new_module(run_name or name)
         runner.set_argv(spec.origin or name, _argv_tail())
-        namespace = runner.execute(code, module, spec, init_globals=init_globals)
+        namespace = runner.execute(code, ModuleType(run_name or name), spec, init_globals=init_globals)
         return dict(namespace) if alter_sys else namespace
 
 
@@ -65,8 +65,7 @@ def run_path(
     """
     path = os.fsdecode(os.fspath(path_name))
     name = run_name if run_name is not None else "<run_path>"
-    with hold(lock_timeout, f"run path {path}"), SysState() as state:
-        runner = Run(state, sources=(), alter_sys=True, replace_path0=False)
+    with hold(lock_timeout, f"run path {path}"), SysState() as state, Run(state, sources=(), alter_sys=True, replace_path0=False) as runner:
         location = _open(path)
         if not isinstance(location, Script):
             runner.search(location)
@@ -74,8 +73,8 @@ def run_path(
             return dict(runner.main_of(location, _argv_tail(), name, init_globals))
         code = script_code(path, name)
         runner.set_argv(path, _argv_tail())
-        module = runner.new_module(name)
-        return dict(runner.execute(code, module, None, init_globals=init_globals, script=path, package=name.rpartition(".")[0]))
+        package = name.rpartition(".")[0]
+        return dict(runner.execute(code, ModuleType(name), None, init_globals=init_globals, script=path, package=package))
 
 
 def _open(path: str) -> Location:

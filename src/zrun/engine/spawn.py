@@ -8,46 +8,44 @@ path, the child is told to re-run that path instead, as it would be for
 ``python script.py``; the module's ``if __name__ == "__main__"`` guard keeps
 the program itself from running again.
 
-``multiprocessing.spawn`` costs tens of milliseconds to import, so it is
-patched when the target imports it, not before.
-
 Sources a run searches first (``--path``, ``sources=``) live on
 ``sys.meta_path``, which a child does not inherit; the ones with a place on
 disk are put at the front of the child's ``sys.path`` instead, so it finds
 the same modules (served there by the interpreter's own importers).
+
+Imported only once a target imports ``multiprocessing.spawn``: the run's
+:class:`~zrun.engine.pieces.SpawnPatch` decides when to patch and unpatch.
 """
 
 from __future__ import annotations
 
 import sys
-from _weakref import ref
 
-from ..loading.callbacks import when_imported
-
-TYPE_CHECKING = False  # typing and weakref cost milliseconds at start-up; only checkers need them
+TYPE_CHECKING = False  # typing costs milliseconds at start-up; only checkers need it
 if TYPE_CHECKING:
-    from types import ModuleType
-    from typing import Any, Callable, Dict, List, Tuple
+    from typing import Any, Callable, Dict, List, Sequence, Tuple
 
-_SPAWN = "multiprocessing.spawn"
-_main_path: List[Tuple[ref[ModuleType], str]] = []  # the one main module run from a path
+    Respawn = Sequence[Tuple[Any, str]]  # (weak reference to a main module, the path it was run from)
 
 
-def respawn_from_path(module: ModuleType, path: str) -> None:
-    """Have spawned children rebuild ``module`` by running ``path`` again."""
-    _main_path[:] = [(ref(module), path)]
-    watch()
+def patch(spawn: Any, respawn: Respawn) -> None:
+    """Wrap ``spawn.get_preparation_data`` (once), reading ``respawn`` as it is when a child starts."""
+    original = spawn.get_preparation_data
+    if not hasattr(original, "__wrapped__"):
+        spawn.get_preparation_data = _preparation_data(original, respawn)
 
 
-def watch() -> None:
-    """Patch ``multiprocessing.spawn`` now if it is loaded, else once it is imported."""
-    when_imported(_SPAWN, _patch)
+def unpatch(spawn: Any) -> None:
+    """Give ``multiprocessing.spawn`` back its own ``get_preparation_data``."""
+    original = getattr(spawn.get_preparation_data, "__wrapped__", None)
+    if original is not None and getattr(spawn.get_preparation_data, "__module__", None) == __name__:
+        spawn.get_preparation_data = original
 
 
-def _preparation_data(original: Callable[[str], Dict[str, Any]]) -> Callable[[str], Dict[str, Any]]:
+def _preparation_data(original: Callable[[str], Dict[str, Any]], respawn: Respawn) -> Callable[[str], Dict[str, Any]]:
     def get_preparation_data(name: str) -> Dict[str, Any]:
         data = original(name)
-        path = next((path for module, path in _main_path if module() is sys.modules.get("__main__")), None)
+        path = next((path for module, path in respawn if module() is sys.modules.get("__main__")), None)
         main_name = data.get("init_main_from_name")
         if path is not None and main_name is not None and (main_name == "__main__" or main_name.endswith(".__main__")):
             del data["init_main_from_name"]
@@ -70,9 +68,3 @@ def _searched_first() -> List[str]:
         if place is not None and place not in places:
             places.append(place)
     return places
-
-
-def _patch(spawn: Any) -> None:  # the multiprocessing.spawn module object
-    original = spawn.get_preparation_data
-    if not hasattr(original, "__wrapped__"):
-        spawn.get_preparation_data = _preparation_data(original)

@@ -1,10 +1,11 @@
 """The steps every run is made of, shared by ``run``, the CLI, ``run_module``, ``run_path`` and ``Scope.run``.
 
-Put the sources first, let them win over modules that came from elsewhere,
-set ``sys.path[0]`` and ``sys.argv``, make the main module, fill its globals
-and execute. Each step changes ``sys`` only in ways the run's
-:class:`~zrun.engine.sysstate.SysState` snapshot puts back, so an entry point is the
-order of its steps, and a fix in a step reaches every entry point.
+A :class:`Run` enters the pieces of :mod:`zrun.engine.pieces` in the order an
+entry point gives: the sources first (winning over modules that came from
+elsewhere), ``sys.path[0]``, ``sys.argv``, the main module, the spawn patch;
+then :func:`run_code` alone fills the globals and executes. Leaving the run
+undoes the pieces in reverse; its :class:`~zrun.engine.sysstate.SysState`
+puts back whatever else the code changed.
 """
 
 from __future__ import annotations
@@ -13,19 +14,17 @@ import os
 import sys
 from types import ModuleType
 
-from ..loading.callbacks import register_with_registries
-from ..loading.loader import SearchFirst, insert_first, location_of, path_hook
-from ..loading.namespaces import merge_namespaces
-from ..source import Source
+from ..loading.loader import location_of
 from .finding import main_details
 from .locations import Script, absolute
+from .pieces import Argv, HiddenModules, MainModule, Path0, SourcesFirst, SpawnPatch
 from .sysstate import SysState
 
 TYPE_CHECKING = False  # typing costs milliseconds at start-up; only checkers need it
 if TYPE_CHECKING:
     from importlib.machinery import ModuleSpec
     from types import CodeType
-    from typing import Any, Dict, Iterable, List, Optional, Sequence
+    from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
 
     from .entries import Entry
     from .locations import Location
@@ -82,32 +81,12 @@ def module_globals(
     return namespace
 
 
-def forget_finders(roots: Iterable[str]) -> None:
-    """Drop cached path-entry finders (zipimporters, say) for places inside these sources.
-
-    A package's ``__path__`` entry is looked up in ``sys.path_importer_cache``;
-    a finder cached there by an earlier import would serve the package's
-    submodules from another loader, or from the archive's old content.
-    SysState puts the entries back after the run.
-    """
-    cache = sys.path_importer_cache
-    for root in roots:
-        for key in [key for key in list(cache) if key == root or key.startswith((root + "/", root + os.sep))]:
-            del cache[key]
-
-
-def put_first(entries: Sequence[Entry]) -> None:
-    """Search ``entries`` before everything else: a run's and a scope's one way to do it.
-
-    Their packages' ``__path__`` entries resolve through zrun's path hook,
-    namespace packages merge their portions, and the import registries
-    (``pkgutil``, ``pkg_resources``, distlib) learn about zrun's loaders.
-    """
-    insert_first(SearchFirst(entries))
-    if path_hook not in sys.path_hooks:
-        sys.path_hooks.insert(0, path_hook)
-    merge_namespaces()
-    register_with_registries()
+def run_code(code: CodeType, module: ModuleType, spec: Optional[ModuleSpec], main_names: Dict[str, Any], **names: Any) -> Dict[str, Any]:
+    """Fill ``module``'s globals (:func:`module_globals` takes ``names``; ``main_names`` last) and execute ``code`` there."""
+    namespace = module_globals(module, spec=spec, **names)
+    namespace.update(main_names)
+    exec_code(code, module)
+    return namespace
 
 
 def exec_code(code: CodeType, module: ModuleType) -> None:
@@ -115,8 +94,48 @@ def exec_code(code: CodeType, module: ModuleType) -> None:
     exec(code, module.__dict__)
 
 
+class Pieces:
+    """The pieces one run entered; leaving undoes them in reverse order, each in its own ``try``.
+
+    ``contextlib.ExitStack``'s job. No piece swallows an exception; the first
+    error of an undo is raised once every piece was undone. The CLI's run
+    never leaves its pieces: the process ends with the target's ``sys``.
+    """
+
+    def __init__(self) -> None:
+        self._exits: List[Callable[..., Any]] = []
+
+    def enter(self, piece: Any) -> Any:
+        value = piece.__enter__()
+        self._exits.append(piece.__exit__)
+        return value
+
+    def close(self) -> None:
+        first: Optional[BaseException] = None
+        while self._exits:
+            try:
+                self._exits.pop()(None, None, None)
+            except BaseException as exc:  # re-raised below, once the other pieces are undone
+                first = first or exc
+        if first is not None:
+            raise first
+
+    def __enter__(self) -> Pieces:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 class Run:
-    """One run's steps over one SysState; an entry point calls them in its order."""
+    """One run: its SysState, its settings, and the pieces it entered, in the order an entry point enters them.
+
+    Leaving it (``with``) undoes the pieces in reverse, before the SysState
+    restores the rest. The CLI's run is never left: the process ends with
+    the target's ``sys``, which its threads and ``atexit`` handlers still see.
+    With ``alter_sys`` false only the search pieces are entered, as runpy's
+    plain ``run_module`` changes nothing of ``sys``.
+    """
 
     def __init__(self, state: SysState, *, sources: Sequence[Entry], alter_sys: bool, replace_path0: bool) -> None:
         self.state = state
@@ -127,8 +146,14 @@ class Run:
         self.safe_path = not adds_path0()
         #: Names the interpreter's own ``__main__`` has beyond runpy's (:func:`zrun.engine.run.main_names`).
         self.main_names: Dict[str, Any] = {}
-        self.keep: List[Any] = []
+        self.pieces = Pieces()
         self.started = False
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.pieces.close()
 
     def search(self, location: Optional[Location]) -> None:
         """Put the sources (and the location) first, and let ``__path__`` entries resolve."""
@@ -137,69 +162,45 @@ class Run:
             entries.insert(0, location.entry)
         if not entries:
             return
-        self.keep.append(entries)
-        self.sources_win()
-        forget_finders(entry.root for entry in entries if isinstance(entry, Source))
-        put_first(entries)
+        if self.sources:
+            self.hide(self.foreign())
+        source = location.source if location is not None else None
+        aliases = {location.path, absolute(location.path), os.path.abspath(location.path)} if location is not None else ()
+        self.pieces.enter(SourcesFirst(entries, aliases, source))
         if self.alter_sys and any(location_of(entry) is not None for entry in entries):
-            from .spawn import watch  # spawned children must find these sources too
+            self.pieces.enter(SpawnPatch())  # spawned children must find these sources too
 
-            watch()
-        if location is not None and location.source is not None:
-            finder = path_hook(location.source.root)
-            for spelling in {location.path, absolute(location.path), os.path.abspath(location.path)}:
-                sys.path_importer_cache[spelling] = finder
-
-    def sources_win(self) -> None:
-        """Hide, for the run, modules that the run's sources answer but that came from elsewhere.
-
-        An earlier run (or the host) may have imported ``pkg`` from another
-        source; left in ``sys.modules`` it would answer this run's ``pkg``,
-        and the run would execute the other source's code. Modules that came
-        from this run's own sources stay: a second run over them reuses them.
-        """
-        if not self.sources:
-            return
+    def foreign(self) -> List[str]:
+        """Modules that the run's sources answer but that came from elsewhere (an earlier run's, the host's):
+        left in ``sys.modules`` they would answer this run's names with the other source's code."""
         from ..plugins.shadows import foreign
 
-        hidden = foreign(self.sources)
-        self.state.protect(hidden)
-        for name in hidden:
-            del sys.modules[name]
+        return foreign(self.sources)
+
+    def hide(self, names: Iterable[str], *, trees: bool = False) -> None:
+        """Take ``names`` (with ``trees``: and their submodules) out of ``sys.modules`` for the run only."""
+        names = list(names)
+        piece = HiddenModules.trees(names) if trees else HiddenModules(names)
+        if trees:
+            self.state.protect_tree(names)
+        self.state.protect(piece.names)
+        self.pieces.enter(piece)
 
     def set_path0(self, entry: Optional[str]) -> None:
-        if not self.alter_sys or entry is None:
-            return
-        if self.replace_path0 and sys.path:
-            sys.path[0] = entry
-        else:
-            sys.path.insert(0, entry)
+        if self.alter_sys and entry is not None:
+            self.pieces.enter(Path0(entry, replace=self.replace_path0))
 
     def set_argv(self, argv0: str, argv: Sequence[str]) -> None:
-        """Change ``sys.argv`` in place, as runpy and console scripts do: ``def main(args=sys.argv)``
-        captured the list when its module was imported."""
-        if not self.alter_sys:
-            return
-        if isinstance(getattr(sys, "argv", None), list):
-            sys.argv[:] = [argv0, *argv]
-        else:
-            sys.argv = [argv0, *argv]
-
-    def new_module(self, run_name: str) -> ModuleType:
-        module = ModuleType(run_name)
         if self.alter_sys:
-            self.state.protect([run_name])
-        return module
+            self.pieces.enter(Argv(argv0, argv))
 
     def execute(self, code: CodeType, module: ModuleType, spec: Optional[ModuleSpec], **names: Any) -> Dict[str, Any]:
-        """Fill the globals (:func:`module_globals` takes ``names``), put the module in place, execute."""
-        namespace = module_globals(module, spec=spec, **names)
-        namespace.update(self.main_names)
+        """Put the module in place (with ``alter_sys``), then :func:`run_code`."""
         if self.alter_sys:
-            sys.modules[module.__name__] = module
+            self.state.protect([module.__name__])
+            self.pieces.enter(MainModule(module))
         self.started = True
-        exec_code(code, module)
-        return namespace
+        return run_code(code, module, spec, self.main_names, **names)
 
     def main_of(
         self,
@@ -216,9 +217,7 @@ class Run:
         """
         _, spec, code = main_details(location, location.path)
         self.set_argv(location.path, argv)
-        module = self.new_module(run_name)
+        module = ModuleType(run_name)
         if self.alter_sys and respawn:
-            from .spawn import respawn_from_path
-
-            respawn_from_path(module, os.path.abspath(location.path))
+            self.pieces.enter(SpawnPatch(module, os.path.abspath(location.path)))
         return self.execute(code, module, spec, init_globals=init_globals)

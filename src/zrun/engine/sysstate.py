@@ -141,7 +141,7 @@ class SysState:
     def _restore_importer_cache(self) -> None:
         cache = sys.path_importer_cache
         added = [key for key in list(cache) if key not in self._importer_cache]
-        for key in set(added) - _own_folders() if added else ():
+        for key in set(added) - own_folders() if added else ():
             del cache[key]
         cache.update(self._importer_cache)
 
@@ -149,15 +149,7 @@ class SysState:
         """The protected names first: they need no computing, so ``__main__`` comes
         back even when listing the others fails (a ``MemoryError`` in the set union)."""
         changed = self._put_back(self._protected)
-        changed += self._put_back(self._module_names())
-        for name, gone, back in changed:  # once sys.modules is settled: the parents that stay
-            parent, _, child = name.rpartition(".")
-            holder = sys.modules.get(parent) if parent else None
-            if holder is not None and getattr(holder, child, None) is gone:
-                if back is _MISSING:
-                    delattr(holder, child)  # else `from xml import dom` returns the dropped module
-                else:
-                    setattr(holder, child, back)
+        settle_parents(changed + self._put_back(self._module_names()))
 
     def _put_back(self, names: Iterable[str]) -> List[Tuple[str, Any, Any]]:
         modules, changed = sys.modules, []
@@ -222,59 +214,10 @@ class SysState:
         return sorted(name for name in list(sys.modules) if name not in self._modules)
 
     def diff(self) -> List[str]:
-        """One line per difference between ``sys`` now and the snapshot; empty if none.
+        """One line per difference between ``sys`` now and the snapshot; empty if none (:mod:`zrun.engine.sysdiff`)."""
+        from .sysdiff import diff  # asked by tests and hosts, never on a run's way
 
-        Modules that other threads imported meanwhile are theirs, not a difference.
-        """
-        lines: List[str] = []
-        for name in _LISTS:
-            original, (now, contents) = self._lists[name], self._seen(name)
-            if now is not original:
-                lines.append(f"sys.{name} is a different object")
-            elif isinstance(now, list) and contents != self._contents[name]:
-                lines.append(f"sys.{name} changed: {self._contents[name]!r} -> {contents!r}")
-        cache = sys.path_importer_cache
-        added = sorted(set(cache) - set(self._importer_cache) - _own_folders())
-        if added:
-            lines.append(f"sys.path_importer_cache gained {added!r}")
-        changed = sorted(key for key, value in self._importer_cache.items() if cache.get(key, _MISSING) is not value)
-        if changed:
-            lines.append(f"sys.path_importer_cache lost or replaced {changed!r}")
-        for name in sorted(self._module_names()):
-            before, now = self._modules.get(name, _MISSING), sys.modules.get(name, _MISSING)
-            if before is not now and not (before is _MISSING and self.theirs(name)):
-                what = "added" if before is _MISSING else "removed" if now is _MISSING else "replaced"
-                lines.append(f"sys.modules[{name!r}] {what}")
-        lines += self._hook_diff()
-        if self._environ is not None and dict(os.environ) != self._environ:
-            lines.append("os.environ changed")
-        if self._cwd is not None and os.getcwd() != self._cwd:
-            lines.append(f"working directory changed: {self._cwd!r} -> {os.getcwd()!r}")
-        return lines
-
-    def _seen(self, name: str) -> Tuple[Any, List[Any]]:
-        """``sys.<name>`` and its contents, without the stand-ins of :mod:`zrun.engine.otherthreads`."""
-        now, tracking = getattr(sys, name, _MISSING), self._tracking
-        contents = list(now) if isinstance(now, list) else []
-        if tracking is not None:
-            if now is tracking.stand_ins.get(name):
-                now = self._lists[name]  # the run's stand-in for the host's list, until restore
-            contents = [item for item in contents if item is not tracking.recorder]
-        return now, contents
-
-    def _hook_diff(self) -> List[str]:
-        lines = []
-        for name, value in self._hooks.items():
-            now = getattr(sys, name, _MISSING)
-            if now is not value:
-                lines.append(f"sys.{name} replaced" if value is not _MISSING else f"sys.{name} set to {now!r}")
-        for label, value, getter, _ in self._settings:
-            now = getattr(sys, getter)()
-            if now != value:
-                lines.append(f"{label} changed: {value} -> {now}")
-        if os.environ is not self._os_environ[0] or getattr(os, "environb", None) is not self._os_environ[1]:
-            lines.append("os.environ rebound")
-        return lines
+        return diff(self)
 
     def __enter__(self) -> SysState:
         self.start()
@@ -284,7 +227,20 @@ class SysState:
         self.restore()
 
 
-def _own_folders() -> Set[str]:
+def settle_parents(changed: Iterable[Tuple[str, Any, Any]]) -> None:
+    """Once ``sys.modules`` is settled, for each ``(name, gone, back)``: the parent that stays holds ``back``
+    as its attribute where it held ``gone`` (else ``from xml import dom`` returns the dropped module)."""
+    for name, gone, back in changed:
+        parent, _, child = name.rpartition(".")
+        holder = sys.modules.get(parent) if parent else None
+        if holder is not None and getattr(holder, child, None) is gone:
+            if back is _MISSING:
+                delattr(holder, child)
+            else:
+                setattr(holder, child, back)
+
+
+def own_folders() -> Set[str]:
     """zrun's own package folders: their finders serve zrun's lazy imports and stay, as zrun's modules do."""
     return {
         str(folder)

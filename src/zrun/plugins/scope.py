@@ -20,9 +20,10 @@ from types import ModuleType, TracebackType
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Type, Union
 
 from ..engine.entries import Entry, SourceLike, one_or_many
+from ..engine.pieces import HiddenModules, SourcesFirst
 from ..engine.run import run_target
 from ..engine.runpy_api import run_module
-from ..engine.steps import Run, put_first
+from ..engine.steps import Pieces, Run
 from ..engine.syslock import acquire
 from ..engine.sysstate import SYS_LOCK, SysState
 from ..errors import NotRunnable, TargetError
@@ -68,6 +69,7 @@ class Scope:
         self._before: Dict[str, ModuleType] = {}
         self._modules: List[str] = []
         self._kept: Dict[str, ModuleType] = {}  # isolate=False: what the last entry left imported
+        self._pieces = Pieces()  # what entering put in place: the sources first, the host modules they hide
 
     # Entering and leaving.
     def __enter__(self) -> Scope:
@@ -99,6 +101,7 @@ class Scope:
             SYS_LOCK.release()
 
     def _open(self) -> None:
+        self._pieces = Pieces()
         state = self._state = SysState(modules=self.isolate, environ=self.restore_environ, cwd=self.restore_cwd, streams=True)
         state.start()  # other threads' imports and sys.path changes are theirs, not the plugin's
         self._before = dict(sys.modules)
@@ -108,8 +111,8 @@ class Scope:
                     entry.refresh()
             hidden = shadowed(self.sources, self._before, self._kept)
             state.protect(hidden)
-            drop(hidden, {})
-            put_first(self.sources)
+            self._pieces.enter(HiddenModules(hidden))
+            self._pieces.enter(SourcesFirst(self.sources))
             sys.path[:0] = [where for where in map(location_of, self.sources) if where is not None]
         except BaseException:
             self._close()
@@ -121,7 +124,10 @@ class Scope:
         self._modules = self._imported()
         self._kept = {} if self.isolate else {name: sys.modules[name] for name in self._modules}
         self._state = None
-        state.restore()
+        try:
+            self._pieces.close()
+        finally:
+            state.restore()
 
     @contextmanager
     def _running(self, alters_sys: bool) -> Iterator[None]:
@@ -161,7 +167,7 @@ class Scope:
         alters = alter_sys or parsed.location is not None
         with self._running(alters), ExitStack() as stack:
             state = stack.enter_context(SysState()) if alters else SysState()
-            runner = Run(state, sources=(), alter_sys=alter_sys, replace_path0=False)
+            runner = stack.enter_context(Run(state, sources=(), alter_sys=alter_sys, replace_path0=False))
             if parsed != Target(module="__main__"):
                 return run_target(runner, parsed, list(argv), run_name)
             return runner.main_of(main_location(self.sources), list(argv), run_name, respawn=False)

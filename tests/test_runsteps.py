@@ -1,0 +1,215 @@
+"""The pieces a run is made of (zrun.engine.pieces): each undoes its own change, whichever way its body ends.
+
+Real exceptions through real ``sys``; then the entry points composed of the
+pieces, over every source kind, leave ``sys`` as it was.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+from pathlib import Path
+from typing import Any, Callable, Dict, Type
+
+import pytest
+
+import zrun
+from zrun.engine.pieces import Argv, HiddenModules, MainModule, Path0, SourcesFirst, SpawnPatch
+from zrun.loading.loader import SearchFirst, path_hook
+
+ENDINGS: Dict[str, Type[BaseException]] = {
+    "exception": ValueError,
+    "systemexit": SystemExit,
+    "keyboardinterrupt": KeyboardInterrupt,
+}
+
+
+@pytest.fixture(params=sorted(ENDINGS))
+def ending(request: pytest.FixtureRequest) -> Type[BaseException]:
+    return ENDINGS[str(request.param)]
+
+
+def test_sources_first_undone(tmp_path: Path, ending: Type[BaseException]) -> None:
+    """The finder, the path hook and the forgotten importer-cache entries all come back as they were."""
+    folder = tmp_path / "tree"
+    (folder / "pkg").mkdir(parents=True)
+    source = zrun.MemorySource({"pkg/__init__.py": ""})
+    stale_key, stale_finder = f"{source.root}/pkg", object()  # an earlier import's finder inside the source
+    sys.path_importer_cache[stale_key] = stale_finder  # type: ignore[assignment]
+    meta_path, path_hooks = list(sys.meta_path), list(sys.path_hooks)
+    try:
+        with pytest.raises(ending):
+            with SourcesFirst([str(folder), source]) as finder:
+                assert isinstance(finder, SearchFirst) and finder.entries == [str(folder), source]
+                assert finder in sys.meta_path and not any(isinstance(item, SearchFirst) for item in meta_path)
+                assert path_hook in sys.path_hooks
+                assert stale_key not in sys.path_importer_cache
+                raise ending()
+        assert sys.meta_path == meta_path and sys.path_hooks == path_hooks
+        assert sys.path_importer_cache[stale_key] is stale_finder
+    finally:
+        sys.path_importer_cache.pop(stale_key, None)
+
+
+def test_hidden_modules_come_back(ending: Type[BaseException]) -> None:
+    """Hidden modules return, the same objects, over whatever the body imported under their names."""
+    parent, child = types.ModuleType("zz_hidden"), types.ModuleType("zz_hidden.sub")
+    parent.sub = child  # type: ignore[attr-defined]
+    sys.modules.update({"zz_hidden": parent, "zz_hidden.sub": child})
+    try:
+        with pytest.raises(ending):
+            with HiddenModules(["zz_hidden", "zz_hidden.sub"]):
+                assert "zz_hidden" not in sys.modules and "zz_hidden.sub" not in sys.modules
+                sys.modules["zz_hidden.sub"] = types.ModuleType("zz_hidden.sub")
+                raise ending()
+        assert sys.modules["zz_hidden"] is parent and sys.modules["zz_hidden.sub"] is child
+    finally:
+        sys.modules.pop("zz_hidden", None)
+        sys.modules.pop("zz_hidden.sub", None)
+
+
+@pytest.mark.parametrize("replace", [False, True])
+def test_path0_undone(ending: Type[BaseException], replace: bool) -> None:
+    before = list(sys.path)
+    with pytest.raises(ending):
+        with Path0("/zrun-test/path0", replace=replace):
+            assert sys.path[0] == "/zrun-test/path0"
+            assert sys.path[1:] == (before[1:] if replace else before)
+            sys.path.append("/zrun-test/appended")  # the run's own change: SysState's to undo, not the piece's
+            raise ending()
+    assert sys.path == [*before, "/zrun-test/appended"]
+    sys.path.remove("/zrun-test/appended")
+
+
+def test_path0_none_changes_nothing() -> None:
+    before = list(sys.path)
+    with Path0(None):
+        assert sys.path == before
+    assert sys.path == before
+
+
+def test_argv_undone_even_when_rebound(ending: Type[BaseException], monkeypatch: pytest.MonkeyPatch) -> None:
+    """In place, as console scripts need (``def main(args=sys.argv)``); the same list and contents come back."""
+    argv = ["host", "--flag"]
+    monkeypatch.setattr(sys, "argv", argv)
+    with pytest.raises(ending):
+        with Argv("prog", ["a", "b"]):
+            assert sys.argv is argv and argv == ["prog", "a", "b"]
+            sys.argv = ["rebound"]
+            raise ending()
+    assert sys.argv is argv and argv == ["host", "--flag"]
+
+
+def test_argv_missing_stays_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delattr(sys, "argv")
+    with pytest.raises(ValueError):
+        with Argv("prog", ["a"]):
+            assert sys.argv == ["prog", "a"]
+            raise ValueError
+    assert not hasattr(sys, "argv")
+
+
+@pytest.mark.parametrize("name", ["__main__", "zz_run_name"])
+def test_main_module_undone(ending: Type[BaseException], name: str) -> None:
+    had, previous = name in sys.modules, sys.modules.get(name)
+    module = types.ModuleType(name)
+    with pytest.raises(ending):
+        with MainModule(module):
+            assert sys.modules[name] is module
+            raise ending()
+    assert (name in sys.modules, sys.modules.get(name)) == (had, previous)
+
+
+def test_spawn_patch_undone(ending: Type[BaseException], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Children respawn from the path only during the run; ``multiprocessing.spawn`` is unpatched after."""
+    import multiprocessing.spawn as mp_spawn
+
+    original = getattr(mp_spawn.get_preparation_data, "__wrapped__", mp_spawn.get_preparation_data)
+    monkeypatch.setattr(mp_spawn, "get_preparation_data", original)
+    monkeypatch.setattr(SpawnPatch, "respawn", [])
+    module = types.ModuleType("__main__")
+    with pytest.raises(ending):
+        with SpawnPatch(module, "/zrun-test/app.zip"):
+            assert mp_spawn.get_preparation_data is not original
+            assert [(ref(), path) for ref, path in SpawnPatch.respawn] == [(module, "/zrun-test/app.zip")]
+            with SpawnPatch():  # a nested run's patch leaves the outer one in place
+                pass
+            assert mp_spawn.get_preparation_data is not original
+            raise ending()
+    assert mp_spawn.get_preparation_data is original
+    assert SpawnPatch.respawn == [] and SpawnPatch.active == 0
+
+
+# --- the entry points: one body over every entry point and every source kind ------------------------------
+
+#: User code that changes each thing the pieces manage, then ends by raising.
+CHANGES = """
+import sys, types
+sys.excepthook = print
+sys.argv = ["rebound"]
+sys.path.insert(0, "/zrun-test/by-code")
+sys.modules["__main__"] = types.ModuleType("impostor")
+raise {raise_}
+"""
+
+RAISE_CODE = {ValueError: "ValueError('boom')", SystemExit: "SystemExit(3)", KeyboardInterrupt: "KeyboardInterrupt"}
+
+
+def _run(tree: Any) -> None:
+    zrun.run("pkg.changes", sources=tree.sources)
+
+
+def _run_located(tree: Any) -> None:
+    if tree.location is None:
+        zrun.run("pkg.changes", sources=tree.sources)
+    else:
+        zrun.run(f"{tree.location}:pkg.changes")
+
+
+def _run_module(tree: Any) -> None:
+    zrun.run_module("pkg.changes", alter_sys=True, sources=tree.sources)
+
+
+def _run_path(tree: Any) -> None:
+    if tree.location is None:
+        pytest.skip(f"run_path takes a path; a {tree.kind} source has none")
+    zrun.run_path(tree.location)
+
+
+def _scope_run(tree: Any) -> None:
+    with zrun.Scope(tree.sources) as scope:
+        inside = _observed()
+        try:
+            scope.run("pkg.changes")
+        finally:
+            assert _observed() == inside
+    assert scope.diff() == []
+
+
+ENTRY_POINTS: Dict[str, Callable[[Any], None]] = {
+    "run": _run,
+    "run_location": _run_located,
+    "run_module": _run_module,
+    "run_path": _run_path,
+    "scope_run": _scope_run,
+}
+
+
+def _observed() -> Dict[str, Any]:
+    argv = getattr(sys, "argv", None)
+    return {
+        "excepthook": sys.excepthook,
+        "argv": (id(argv), list(argv) if isinstance(argv, list) else argv),
+        "path": list(sys.path),
+        "__main__": sys.modules.get("__main__"),
+    }
+
+
+@pytest.mark.parametrize("entry_point", sorted(ENTRY_POINTS))
+def test_entry_points_leave_sys_as_before(make_tree: Any, entry_point: str, ending: Type[BaseException]) -> None:
+    code = CHANGES.format(raise_=RAISE_CODE[ending])
+    tree = make_tree({"__main__.py": code, "pkg/__init__.py": "", "pkg/changes.py": code})
+    before = _observed()
+    with pytest.raises(ending):
+        ENTRY_POINTS[entry_point](tree)
+    assert _observed() == before
