@@ -150,16 +150,30 @@ def _parse(blob: bytes, where: str) -> Dict[str, bytes]:
     return files
 
 
-def _as_source(source: Union[Source, str, os.PathLike[str]]) -> Source:
-    from .engine.entries import as_entry
+def archive_source(path: str) -> Source:
+    """The source for a file: a frozen bundle if it is one, else a zip archive (a clear error if neither).
 
-    path = as_entry(source)
-    if isinstance(path, str):  # a directory
-        files: Dict[str, bytes] = {}
-        for folder, _, names in os.walk(path):
-            for leaf in names:
-                full = os.path.join(folder, leaf)
-                with open(full, "rb") as stream:
-                    files[os.path.relpath(full, path).replace(os.sep, "/")] = stream.read()
-        return MemorySource(files)
-    return path
+    The one way every module turns a file into a source (``zrun.engine.locations``
+    hands it on); it lives here because only this module knows a bundle.
+    """
+    if is_bundle(path):
+        return FrozenSource.load(path)
+    from .zip.source import ZipSource
+
+    return ZipSource(path)
+
+
+def _as_source(source: Union[Source, str, os.PathLike[str]]) -> Source:
+    """What :meth:`FrozenSource.compile` reads: a source as it is, a directory's files, or a file's source."""
+    if isinstance(source, Source):
+        return source
+    path = os.fsdecode(os.fspath(source))
+    if not os.path.isdir(path):
+        return archive_source(path)
+    files: Dict[str, bytes] = {}
+    for folder, _, names in os.walk(path):
+        for leaf in names:
+            full = os.path.join(folder, leaf)
+            with open(full, "rb") as stream:
+                files[os.path.relpath(full, path).replace(os.sep, "/")] = stream.read()
+    return MemorySource(files)

@@ -3,7 +3,7 @@
 One class per kind, so "is it a script?" is a question of type, and each
 kind says itself what it adds to a run's search and to ``sys.path[0]``.
 ``open_location`` classifies a path as ``python PATH`` would, and
-``archive_source`` is the one way every module turns a file into a source.
+``archive_source`` (:mod:`zrun.frozen`'s) is the one way every module turns a file into a source.
 """
 
 from __future__ import annotations
@@ -84,14 +84,14 @@ def location_for(entry: Union[str, Source]) -> Location:
 
 
 def archive_source(path: str) -> Source:
-    """The source for a file: a frozen bundle if it is one, else a zip archive (a clear error if neither)."""
-    from ..frozen import FrozenSource, is_bundle
+    """:func:`zrun.frozen.archive_source`: a file's source, a frozen bundle or a zip archive.
 
-    if is_bundle(path):
-        return FrozenSource.load(path)
-    from ..zip.source import ZipSource
+    Imported when a path is opened, not with this module: the bundle reader
+    imports ``struct``, which a run's sources may offer (and then win over).
+    """
+    from ..frozen import archive_source
 
-    return ZipSource(path)
+    return archive_source(path)
 
 
 def open_location(path: str) -> Location:

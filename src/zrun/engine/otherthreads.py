@@ -84,6 +84,9 @@ class TrackedList(list):  # type: ignore[type-arg]
     restore still reaches it.
     """
 
+    #: :mod:`zrun.engine.pieces` leave their changes to this list to the restore, which swaps the host's back whole.
+    swapped_back = True
+
     def __init__(self, items: Iterable[Any], threads: Set[int]) -> None:
         super().__init__(items)
         self._threads = threads

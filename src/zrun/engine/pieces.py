@@ -49,18 +49,18 @@ class SourcesFirst:
         self.aliased = aliased
 
     def __enter__(self) -> SearchFirst:
-        meta_path, cache = sys.meta_path, sys.path_importer_cache
-        before = list(meta_path)
+        self.meta_path, self.path_hooks, cache = sys.meta_path, sys.path_hooks, sys.path_importer_cache
+        before = list(self.meta_path)
         roots = [entry.root for entry in self.finder.entries if isinstance(entry, Source)]
         self.forgotten = {key: cache.pop(key) for key in [key for key in list(cache) if _inside(key, roots)]}
-        self.added_hook = path_hook not in sys.path_hooks
+        self.added_hook = path_hook not in self.path_hooks
         self.replaced = {key: cache.get(key, _MISSING) for key in self.aliases}
         insert_first(self.finder)
         if self.added_hook:
-            sys.path_hooks.insert(0, path_hook)
+            self.path_hooks.insert(0, path_hook)
         merge_namespaces()
         register_with_registries()
-        self.added = [item for item in meta_path if not any(item is old for old in before) and _zrun_made(item)]
+        self.added = [item for item in self.meta_path if not any(item is old for old in before) and _zrun_made(item)]
         if self.aliased is not None:
             cache.update(dict.fromkeys(self.aliases, path_hook(self.aliased.root)))
         return self.finder
@@ -73,9 +73,16 @@ class SourcesFirst:
             else:
                 cache[key] = value
         cache.update(self.forgotten)
-        if self.added_hook and path_hook in sys.path_hooks:
-            sys.path_hooks.remove(path_hook)
-        sys.meta_path[:] = [item for item in sys.meta_path if not any(item is mine for mine in self.added)]
+        if self.added_hook and not _swapped_back(self.path_hooks) and path_hook in self.path_hooks:
+            self.path_hooks.remove(path_hook)
+        if not _swapped_back(self.meta_path):
+            self.meta_path[:] = [item for item in self.meta_path if not any(item is mine for mine in self.added)]
+
+
+def _swapped_back(listing: object) -> bool:
+    """A run's stand-in for a host list (:class:`zrun.engine.otherthreads.TrackedList`): its restore swaps
+    the host's list back whole; removing from the stand-in would make a thread walking it skip an entry."""
+    return getattr(listing, "swapped_back", False)
 
 
 def _inside(key: str, roots: Sequence[str]) -> bool:
@@ -132,7 +139,7 @@ class Path0:
 
     def __exit__(self, *exc: object) -> None:
         path = self.path
-        if self.entry is None or self.entry not in path:
+        if self.entry is None or _swapped_back(path) or self.entry not in path:
             return
         where = 0 if path[0] == self.entry else path.index(self.entry)
         if self.previous is _MISSING:

@@ -9,35 +9,38 @@ from __future__ import annotations
 import os
 import sys
 
-from .sysstate import _LISTS, _MISSING, SysState, own_folders
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, List, Tuple
+    from typing import AbstractSet, Any, List, Tuple
+
+    SysState = Any  # zrun.engine.sysstate.SysState, which imports this module (lazily): no arrow back
 
 
-def diff(state: SysState) -> List[str]:
-    """One line per difference; empty if none. Modules that other threads imported meanwhile are theirs, not a difference."""
+def diff(state: SysState, missing: object, own_folders: AbstractSet[str]) -> List[str]:
+    """One line per difference; empty if none. Modules that other threads imported meanwhile are theirs, not a difference.
+
+    ``missing`` is the snapshot's mark for an attribute ``sys`` did not have; ``own_folders``, zrun's package folders.
+    """
     lines: List[str] = []
-    for name in _LISTS:
-        original, (now, contents) = state._lists[name], _seen(state, name)
+    for name in state._lists:
+        original, (now, contents) = state._lists[name], _seen(state, name, missing)
         if now is not original:
             lines.append(f"sys.{name} is a different object")
         elif isinstance(now, list) and contents != state._contents[name]:
             lines.append(f"sys.{name} changed: {state._contents[name]!r} -> {contents!r}")
     cache = sys.path_importer_cache
-    added = sorted(set(cache) - set(state._importer_cache) - own_folders())
+    added = sorted(set(cache) - set(state._importer_cache) - own_folders)
     if added:
         lines.append(f"sys.path_importer_cache gained {added!r}")
-    changed = sorted(key for key, value in state._importer_cache.items() if cache.get(key, _MISSING) is not value)
+    changed = sorted(key for key, value in state._importer_cache.items() if cache.get(key, missing) is not value)
     if changed:
         lines.append(f"sys.path_importer_cache lost or replaced {changed!r}")
     for name in sorted(state._module_names()):
-        before, now = state._modules.get(name, _MISSING), sys.modules.get(name, _MISSING)
-        if before is not now and not (before is _MISSING and state.theirs(name)):
-            what = "added" if before is _MISSING else "removed" if now is _MISSING else "replaced"
+        before, now = state._modules.get(name, missing), sys.modules.get(name, missing)
+        if before is not now and not (before is missing and state.theirs(name)):
+            what = "added" if before is missing else "removed" if now is missing else "replaced"
             lines.append(f"sys.modules[{name!r}] {what}")
-    lines += _hook_diff(state)
+    lines += _hook_diff(state, missing)
     if state._environ is not None and dict(os.environ) != state._environ:
         lines.append("os.environ changed")
     if state._cwd is not None and os.getcwd() != state._cwd:
@@ -45,9 +48,9 @@ def diff(state: SysState) -> List[str]:
     return lines
 
 
-def _seen(state: SysState, name: str) -> Tuple[Any, List[Any]]:
+def _seen(state: SysState, name: str, missing: object) -> Tuple[Any, List[Any]]:
     """``sys.<name>`` and its contents, without the stand-ins of :mod:`zrun.engine.otherthreads`."""
-    now, tracking = getattr(sys, name, _MISSING), state._tracking
+    now, tracking = getattr(sys, name, missing), state._tracking
     contents = list(now) if isinstance(now, list) else []
     if tracking is not None:
         if now is tracking.stand_ins.get(name):
@@ -56,12 +59,12 @@ def _seen(state: SysState, name: str) -> Tuple[Any, List[Any]]:
     return now, contents
 
 
-def _hook_diff(state: SysState) -> List[str]:
+def _hook_diff(state: SysState, missing: object) -> List[str]:
     lines = []
     for name, value in state._hooks.items():
-        now = getattr(sys, name, _MISSING)
+        now = getattr(sys, name, missing)
         if now is not value:
-            lines.append(f"sys.{name} replaced" if value is not _MISSING else f"sys.{name} set to {now!r}")
+            lines.append(f"sys.{name} replaced" if value is not missing else f"sys.{name} set to {now!r}")
     for label, value, getter, _ in state._settings:
         now = getattr(sys, getter)()
         if now != value:

@@ -217,7 +217,7 @@ class SysState:
         """One line per difference between ``sys`` now and the snapshot; empty if none (:mod:`zrun.engine.sysdiff`)."""
         from .sysdiff import diff  # asked by tests and hosts, never on a run's way
 
-        return diff(self)
+        return diff(self, _MISSING, own_folders())
 
     def __enter__(self) -> SysState:
         self.start()
