@@ -17,7 +17,7 @@ from ..errors import ArchiveError, NotRunnable
 from ..loading.bytecode import BadBytecode, code_from_pyc, compile_source
 from ..loading.loader import searched_first
 from ..source import Source
-from ..stdlib import OWN, stdlib
+from ..stdlib import stdlib
 
 TYPE_CHECKING = False  # typing costs milliseconds at start-up; only checkers need it
 if TYPE_CHECKING:
@@ -158,18 +158,3 @@ def _script(path: str, module: str) -> Tuple[CodeType, bool]:
             return code, True
     return compile_source(data, path, module), False
 
-
-def evict(names: List[str]) -> List[str]:
-    """Drop ``names`` and their submodules from ``sys.modules``; return what was dropped.
-
-    The running zrun's own modules are never dropped: its lazy imports must
-    keep finding its own code (an archive's ``zrun`` would answer otherwise).
-    """
-    dropped = [
-        key
-        for key in list(sys.modules)
-        if any(key == name or key.startswith(name + ".") for name in names) and key.partition(".")[0] != OWN
-    ]
-    for key in dropped:
-        del sys.modules[key]
-    return dropped

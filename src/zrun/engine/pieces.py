@@ -19,7 +19,6 @@ from ..loading.callbacks import register_with_registries, when_imported
 from ..loading.loader import SearchFirst, insert_first, path_hook
 from ..loading.namespaces import merge_namespaces
 from ..source import Source
-from .sysstate import settle_parents
 
 TYPE_CHECKING = False  # typing costs milliseconds at start-up; only checkers need it
 if TYPE_CHECKING:
@@ -111,6 +110,8 @@ class HiddenModules:
         self.saved = {name: modules.pop(name) for name in self.names if name in modules}
 
     def __exit__(self, *exc: object) -> None:
+        from .sysstate import settle_parents  # loaded: every run that is left has a SysState
+
         modules, changed = sys.modules, []
         for name, module in self.saved.items():
             now = modules.get(name, _MISSING)

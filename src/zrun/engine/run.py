@@ -21,7 +21,6 @@ from ..target import Target, parse
 from .finding import main_script, module_details, searched_sources, with_refusals
 from .locations import Location, Script, absolute, open_location
 from .steps import Run, adds_path0
-from .sysstate import SysState
 
 TYPE_CHECKING = False  # typing costs milliseconds at start-up; only checkers need it
 if TYPE_CHECKING:
@@ -50,14 +49,7 @@ def run_target(runner: Run, target: Target, argv: Sequence[str], run_name: str) 
         raise NotRunnable(f"{target.location!r} is not a directory or archive, so it has no module {target.module!r}")
     runner.search(location)
     if location is not None and target.module:
-        # The location's package replaces any same-named one for the run only; zrun itself never.
-        top = target.module.partition(".")[0]
-        if top == OWN:
-            from ..plugins.owncopy import refuse_other_zrun
-
-            refuse_other_zrun(location)
-        else:
-            runner.hide([top], trees=True)
+        location_wins(runner, location, target.module)
     runner.set_path0(path0(runner, location))
     if target.func:
         return call(runner, target, argv)
@@ -74,6 +66,17 @@ def run_target(runner: Run, target: Target, argv: Sequence[str], run_name: str) 
         runner.set_argv(location.path, argv)
         return runner.execute(code, ModuleType(run_name), None, script=script, loader=loader)
     return runner.main_of(location, argv, run_name)
+
+
+def location_wins(runner: Run, location: Location, module: str) -> None:
+    """The location's package replaces any same-named one, for the run only; zrun itself never."""
+    top = module.partition(".")[0]
+    if top == OWN:
+        from ..plugins.owncopy import refuse_other_zrun
+
+        refuse_other_zrun(location)
+    else:
+        runner.hide([top], trees=True)
 
 
 def path0(runner: Run, location: Optional[Location]) -> Optional[str]:
@@ -165,9 +168,10 @@ def run(
     function's return value (what ``sys.exit()`` would receive). Runs that alter
     ``sys`` take turns; ``lock_timeout`` bounds the wait (:class:`zrun.LockTimeout`).
     """
-    from contextlib import nullcontext  # library runs only: the CLI's run_main needs neither
+    from contextlib import nullcontext  # library runs only: the CLI's run_main needs none of these
 
     from .syslock import hold
+    from .sysstate import SysState
 
     parsed = parse(target) if isinstance(target, str) else target
     locked = hold(lock_timeout, f"run {target if isinstance(target, str) else 'a target'}") if alter_sys else nullcontext()
@@ -187,7 +191,7 @@ def run_main(target: Target, argv: Sequence[str], sources: Iterable[SourceLike] 
         from .mainmodule import command_line_of  # where python itself has a command for the target
 
         command_line_of(target, argv)
-    runner = Run(SysState(), sources=entries, alter_sys=True, replace_path0=adds_path0())
+    runner = Run(None, sources=entries, alter_sys=True, replace_path0=adds_path0())
     runner.main_names = main_names()
     return run_target(runner, target, argv, "__main__")
 

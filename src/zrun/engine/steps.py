@@ -18,7 +18,6 @@ from ..loading.loader import location_of
 from .finding import main_details
 from .locations import Script, absolute
 from .pieces import Argv, HiddenModules, MainModule, Path0, SourcesFirst, SpawnPatch
-from .sysstate import SysState
 
 TYPE_CHECKING = False  # typing costs milliseconds at start-up; only checkers need it
 if TYPE_CHECKING:
@@ -28,6 +27,7 @@ if TYPE_CHECKING:
 
     from .entries import Entry
     from .locations import Location
+    from .sysstate import SysState
 
 #: 3.15 dropped ``__cached__``: neither its import system nor its runpy sets the
 #: name (``__spec__.cached`` remains). Decided by version, not by probing an
@@ -82,16 +82,14 @@ def module_globals(
 
 
 def run_code(code: CodeType, module: ModuleType, spec: Optional[ModuleSpec], main_names: Dict[str, Any], **names: Any) -> Dict[str, Any]:
-    """Fill ``module``'s globals (:func:`module_globals` takes ``names``; ``main_names`` last) and execute ``code`` there."""
+    """Fill ``module``'s globals (:func:`module_globals` takes ``names``; ``main_names`` last) and execute ``code`` there.
+
+    The one place a run executes its code: zrun's frames end here in tracebacks.
+    """
     namespace = module_globals(module, spec=spec, **names)
     namespace.update(main_names)
-    exec_code(code, module)
+    exec(code, namespace)
     return namespace
-
-
-def exec_code(code: CodeType, module: ModuleType) -> None:
-    """Execute ``code`` in ``module``; zrun frames end here for tracebacks."""
-    exec(code, module.__dict__)
 
 
 class Pieces:
@@ -137,7 +135,8 @@ class Run:
     plain ``run_module`` changes nothing of ``sys``.
     """
 
-    def __init__(self, state: SysState, *, sources: Sequence[Entry], alter_sys: bool, replace_path0: bool) -> None:
+    def __init__(self, state: Optional[SysState], *, sources: Sequence[Entry], alter_sys: bool, replace_path0: bool) -> None:
+        #: What restores the rest after the pieces; ``None`` for the CLI's run, which restores nothing.
         self.state = state
         self.sources = list(sources)
         self.alter_sys = alter_sys
@@ -181,9 +180,10 @@ class Run:
         """Take ``names`` (with ``trees``: and their submodules) out of ``sys.modules`` for the run only."""
         names = list(names)
         piece = HiddenModules.trees(names) if trees else HiddenModules(names)
-        if trees:
-            self.state.protect_tree(names)
-        self.state.protect(piece.names)
+        if self.state is not None:
+            if trees:
+                self.state.protect_tree(names)
+            self.state.protect(piece.names)
         self.pieces.enter(piece)
 
     def set_path0(self, entry: Optional[str]) -> None:
@@ -197,7 +197,8 @@ class Run:
     def execute(self, code: CodeType, module: ModuleType, spec: Optional[ModuleSpec], **names: Any) -> Dict[str, Any]:
         """Put the module in place (with ``alter_sys``), then :func:`run_code`."""
         if self.alter_sys:
-            self.state.protect([module.__name__])
+            if self.state is not None:
+                self.state.protect([module.__name__])
             self.pieces.enter(MainModule(module))
         self.started = True
         return run_code(code, module, spec, self.main_names, **names)
