@@ -157,4 +157,3 @@ def _script(path: str, module: str) -> Tuple[CodeType, bool]:
         if code is not None:
             return code, True
     return compile_source(data, path, module), False
-
