@@ -14,7 +14,9 @@ from typing import Any, Callable, Dict, Type
 import pytest
 
 import zrun
+from conftest import Launcher, expect_ok, write_zip
 from zrun.engine.pieces import Argv, HiddenModules, MainModule, Path0, SourcesFirst, SpawnPatch
+from zrun.engine.steps import Pieces
 from zrun.loading.loader import SearchFirst, path_hook
 
 ENDINGS: Dict[str, Type[BaseException]] = {
@@ -138,6 +140,57 @@ def test_spawn_patch_undone(ending: Type[BaseException], monkeypatch: pytest.Mon
             raise ending()
     assert mp_spawn.get_preparation_data is original
     assert SpawnPatch.respawn == [] and SpawnPatch.active == 0
+
+
+class _FailsToUndo:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        raise MemoryError("undoing failed")
+
+
+def test_pieces_undo_in_reverse_and_all_of_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A piece whose undo fails does not keep the ones entered before it from being undone; its error comes out."""
+    argv = ["host"]
+    monkeypatch.setattr(sys, "argv", argv)
+    seen = []
+    with pytest.raises(MemoryError, match="undoing failed"):
+        with Pieces() as pieces:
+            pieces.enter(Argv("outer", []))
+            pieces.enter(_FailsToUndo())
+            pieces.enter(Argv("inner", ["x"]))
+            seen.append(list(sys.argv))
+            raise ValueError("the body's own error")
+    assert seen == [["inner", "x"]] and sys.argv is argv and argv == ["host"]
+
+
+def test_cli_run_keeps_its_pieces_for_threads_and_atexit(zrun_cli: Launcher, tmp_path: Path) -> None:
+    """``python -m zrun`` never undoes its run: after the module's code ends, a thread still running and the
+    ``atexit`` handlers see the target's ``sys.argv``, ``sys.path[0]`` and ``__main__``, as under ``python -m``."""
+    code = (
+        "import atexit, sys, threading, time\n"
+        "def report(who):\n"
+        "    main = sys.modules['__main__']\n"
+        "    print(who, sys.argv, sys.path[0] == sys.argv[0].rsplit('/pkg/', 1)[0], main.__spec__.name, main.MARK)\n"
+        "def module_running():\n"
+        "    frame = sys._current_frames().get(threading.main_thread().ident)\n"
+        "    while frame is not None and frame.f_code.co_filename != __file__:\n"
+        "        frame = frame.f_back\n"
+        "    return frame is not None\n"
+        "def after_the_module():\n"
+        "    for _ in range(500):\n"
+        "        if not module_running():\n"
+        "            return report('thread')\n"
+        "        time.sleep(0.01)\n"
+        "MARK = 'mine'\n"
+        "threading.Thread(target=after_the_module).start()\n"
+        "atexit.register(report, 'atexit')\n"
+    )
+    archive = write_zip(tmp_path / "keep.zip", {"pkg/__init__.py": "", "pkg/late.py": code})
+    out = expect_ok(zrun_cli(f"{archive}:pkg.late", "arg", cwd=tmp_path, timeout=60))
+    argv = [f"{archive}/pkg/late.py", "arg"]
+    assert sorted(out.splitlines()) == sorted(f"{who} {argv} True pkg.late mine" for who in ("thread", "atexit"))
 
 
 # --- the entry points: one body over every entry point and every source kind ------------------------------
