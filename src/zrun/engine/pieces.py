@@ -100,7 +100,7 @@ class HiddenModules:
         self.names = list(names)
 
     @classmethod
-    def trees(cls, tops: Iterable[str]) -> HiddenModules:
+    def trees(cls, tops: Sequence[str]) -> HiddenModules:
         """These packages and every submodule of theirs now in ``sys.modules``."""
         prefixes = tuple(f"{top}." for top in tops)
         return cls(name for name in list(sys.modules) if name in tops or name.startswith(prefixes))
