@@ -20,7 +20,7 @@ from types import ModuleType, TracebackType
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Type, Union
 
 from ..engine.entries import Entry, SourceLike, one_or_many
-from ..engine.pieces import HiddenModules, SourcesFirst
+from ..engine.pieces import HiddenModules, Path0, SourcesFirst
 from ..engine.run import run_target
 from ..engine.runpy_api import run_module
 from ..engine.steps import Pieces, Run
@@ -113,7 +113,8 @@ class Scope:
             state.protect(hidden)
             self._pieces.enter(HiddenModules(hidden))
             self._pieces.enter(SourcesFirst(self.sources))
-            sys.path[:0] = [where for where in map(location_of, self.sources) if where is not None]
+            for where in reversed([where for where in map(location_of, self.sources) if where is not None]):
+                self._pieces.enter(Path0(where))  # sources on disk on sys.path too, in their order, first
         except BaseException:
             self._close()
             raise
