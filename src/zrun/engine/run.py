@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import sys
-from types import ModuleType
 
 from ..errors import NotRunnable
 from ..stdlib import OWN
@@ -58,13 +57,13 @@ def run_target(runner: Run, target: Target, argv: Sequence[str], run_name: str) 
         with hint_paths(target):
             name, spec, code = module_details(target.module)
         runner.set_argv(spec.origin or name, argv)
-        return runner.execute(code, ModuleType(run_name), spec)
+        return runner.execute(code, runner.new_module(run_name), spec)
     assert location is not None
     if isinstance(location, Script):
         script = absolute(location.path)  # python's __file__ and code name since 3.9
         code, loader = main_script(script, run_name)
         runner.set_argv(location.path, argv)
-        return runner.execute(code, ModuleType(run_name), None, script=script, loader=loader)
+        return runner.execute(code, runner.new_module(run_name), None, script=script, loader=loader)
     return runner.main_of(location, argv, run_name)
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import sys
 from contextlib import ExitStack
-from types import ModuleType
 from typing import Any, Dict, Iterable, List, Optional, Union
 
 from ..errors import NotRunnable
@@ -48,7 +47,7 @@ def run_module(
         runner.search(None)
         name, spec, code = module_details(mod_name)
         runner.set_argv(spec.origin or name, _argv_tail())
-        namespace = runner.execute(code, ModuleType(run_name or name), spec, init_globals=init_globals)
+        namespace = runner.execute(code, runner.new_module(run_name or name), spec, init_globals=init_globals)
         return dict(namespace) if alter_sys else namespace
 
 
@@ -74,7 +73,7 @@ def run_path(
         code = script_code(path, name)
         runner.set_argv(path, _argv_tail())
         package = name.rpartition(".")[0]
-        return dict(runner.execute(code, ModuleType(name), None, init_globals=init_globals, script=path, package=package))
+        return dict(runner.execute(code, runner.new_module(name), None, init_globals=init_globals, script=path, package=package))
 
 
 def _open(path: str) -> Location:

@@ -194,6 +194,10 @@ class Run:
         if self.alter_sys:
             self.pieces.enter(Argv(argv0, argv))
 
+    def new_module(self, run_name: str) -> ModuleType:
+        """The main module: a real module object, where runpy's plain ``run_module`` uses a dict (REFERENCE §2)."""
+        return ModuleType(run_name)
+
     def execute(self, code: CodeType, module: ModuleType, spec: Optional[ModuleSpec], **names: Any) -> Dict[str, Any]:
         """Put the module in place (with ``alter_sys``), then :func:`run_code`."""
         if self.alter_sys:
@@ -218,7 +222,7 @@ class Run:
         """
         _, spec, code = main_details(location, location.path)
         self.set_argv(location.path, argv)
-        module = ModuleType(run_name)
+        module = self.new_module(run_name)
         if self.alter_sys and respawn:
             self.pieces.enter(SpawnPatch(module, os.path.abspath(location.path)))
         return self.execute(code, module, spec, init_globals=init_globals)
