@@ -209,18 +209,18 @@ RAISE_CODE = {ValueError: "ValueError('boom')", SystemExit: "SystemExit(3)", Key
 
 
 def _run(tree: Any) -> None:
-    zrun.run("pkg.changes", sources=tree.sources)
+    zrun.run("runsteps_pkg.changes", sources=tree.sources)
 
 
 def _run_located(tree: Any) -> None:
     if tree.location is None:
-        zrun.run("pkg.changes", sources=tree.sources)
+        zrun.run("runsteps_pkg.changes", sources=tree.sources)
     else:
-        zrun.run(f"{tree.location}:pkg.changes")
+        zrun.run(f"{tree.location}:runsteps_pkg.changes")
 
 
 def _run_module(tree: Any) -> None:
-    zrun.run_module("pkg.changes", alter_sys=True, sources=tree.sources)
+    zrun.run_module("runsteps_pkg.changes", alter_sys=True, sources=tree.sources)
 
 
 def _run_path(tree: Any) -> None:
@@ -233,7 +233,7 @@ def _scope_run(tree: Any) -> None:
     with zrun.Scope(tree.sources) as scope:
         inside = _observed()
         try:
-            scope.run("pkg.changes")
+            scope.run("runsteps_pkg.changes")
         finally:
             assert _observed() == inside
     assert scope.diff() == []
@@ -259,9 +259,9 @@ def _observed() -> Dict[str, Any]:
 
 
 @pytest.mark.parametrize("entry_point", sorted(ENTRY_POINTS))
-def test_entry_points_leave_sys_as_before(make_tree: Any, entry_point: str, ending: Type[BaseException]) -> None:
+def test_entry_points_leave_sys_as_before(make_tree: Any, entry_point: str, ending: Type[BaseException], clean_sys: Any) -> None:
     code = CHANGES.format(raise_=RAISE_CODE[ending])
-    tree = make_tree({"__main__.py": code, "pkg/__init__.py": "", "pkg/changes.py": code})
+    tree = make_tree({"__main__.py": code, "runsteps_pkg/__init__.py": "", "runsteps_pkg/changes.py": code})
     before = _observed()
     with pytest.raises(ending):
         ENTRY_POINTS[entry_point](tree)
