@@ -174,13 +174,14 @@ def run(
 
     parsed = parse(target) if isinstance(target, str) else target
     locked = hold(lock_timeout, f"run {target if isinstance(target, str) else 'a target'}") if alter_sys else nullcontext()
-    with locked, SysState(modules=isolate) as state, Run(state, sources=_entries(sources), alter_sys=alter_sys, replace_path0=False) as run:
-        try:
-            return run_target(run, parsed, argv, run_name)
-        except BaseException:
-            if not run.started:
-                state.all_modules = True  # a run that failed to start leaves no trace at all
-            raise
+    with locked, SysState(modules=isolate) as state:
+        with Run(state, sources=_entries(sources), alter_sys=alter_sys, replace_path0=False) as runner:  # undone first
+            try:
+                return run_target(runner, parsed, argv, run_name)
+            except BaseException:
+                if not runner.started:
+                    state.all_modules = True  # a run that failed to start leaves no trace at all
+                raise
 
 
 def run_main(target: Target, argv: Sequence[str], sources: Iterable[SourceLike] = ()) -> Any:

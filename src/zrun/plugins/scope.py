@@ -69,7 +69,7 @@ class Scope:
         self._before: Dict[str, ModuleType] = {}
         self._modules: List[str] = []
         self._kept: Dict[str, ModuleType] = {}  # isolate=False: what the last entry left imported
-        self._pieces = Pieces()  # what entering put in place: the sources first, the host modules they hide
+        self._pieces = Pieces()  # what entering put in place: the host modules hidden, the sources first, on sys.path too
 
     # Entering and leaving.
     def __enter__(self) -> Scope:
