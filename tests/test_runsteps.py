@@ -53,6 +53,21 @@ def test_sources_first_undone(tmp_path: Path, ending: Type[BaseException]) -> No
         sys.path_importer_cache.pop(stale_key, None)
 
 
+def test_sources_first_aliases_undone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A location's spellings of its path serve its source while entered; after, the cache holds what it held."""
+    archive = write_zip(tmp_path / "alias.zip", {"alias_mod.py": "X = 1\n"})
+    source = zrun.ZipSource(str(archive))
+    monkeypatch.chdir(tmp_path)
+    earlier = object()
+    monkeypatch.setitem(sys.path_importer_cache, "alias.zip", earlier)  # type: ignore[arg-type]
+    with pytest.raises(KeyboardInterrupt):
+        with SourcesFirst([source], ["alias.zip", str(archive)], source):
+            assert type(sys.path_importer_cache["alias.zip"]).__name__ == "SourceFinder"
+            assert sys.path_importer_cache[str(archive)] is sys.path_importer_cache["alias.zip"]
+            raise KeyboardInterrupt
+    assert sys.path_importer_cache["alias.zip"] is earlier and str(archive) not in sys.path_importer_cache
+
+
 def test_hidden_modules_come_back(ending: Type[BaseException]) -> None:
     """Hidden modules return, the same objects, over whatever the body imported under their names."""
     parent, child = types.ModuleType("zz_hidden"), types.ModuleType("zz_hidden.sub")
