@@ -21,8 +21,9 @@ import pytest
 
 import hostile
 from zrun.errors import ArchiveError, ArchiveNotFound, CorruptArchive, NotAnArchive, UnsupportedMember
-from zrun.zip.archive import Archive, MissingMember, StaleArchive, clear_cache, zstd_module
+from zrun.zip.archive import Archive, MissingMember, StaleArchive, clear_cache
 from zrun.zip.index import Member
+from zrun.zip.methods import zstd_module
 
 Opener = Callable[[bytes], Archive]
 U32 = 0xFFFFFFFF

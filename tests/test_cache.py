@@ -703,10 +703,10 @@ def test_read_only_cache_still_runs_and_serves(root: Path, tmp_path: Path) -> No
 
 INDEXED = """
 import sys
-from zrun.zip import archive
+from zrun.zip import files
 calls = []
-parse = archive.read_index
-archive.read_index = lambda *args: calls.append(1) or parse(*args)
+parse = files.read_index
+files.read_index = lambda *args: calls.append(1) or parse(*args)
 from zrun.cli.main import main
 status = main(sys.argv[1:])
 sys.stderr.write(f"parsed: {len(calls)} indexcache: {'zrun.zip.indexcache' in sys.modules}\\n")
@@ -761,7 +761,7 @@ def test_cached_index_equals_the_parsed_one(root: Path, tmp_path: Path, monkeypa
         z.writestr("empty/", "")
     parsed = Archive.open(path)
     clear_cache()
-    monkeypatch.setattr("zrun.zip.archive.read_index", lambda *args: pytest.fail("the cached index must be used"))
+    monkeypatch.setattr("zrun.zip.files.read_index", lambda *args: pytest.fail("the cached index must be used"))
     loaded = Archive.open(path)
     assert loaded is not parsed
     assert loaded.members == parsed.members and loaded.dirs == parsed.dirs and loaded.refused == parsed.refused == ["../evil.py"]

@@ -530,7 +530,7 @@ def test_bundle_too_big_for_the_memory_left(tmp_path: Path) -> None:
 
 def test_archive_cannot_supply_the_zstandard_decompressor(tmp_path: Path, zrun_cli: Launcher) -> None:
     """An archive's own ``compression``/``backports`` package must not be what zrun imports to read its Zstandard member."""
-    from zrun.zip.archive import zstd_module
+    from zrun.zip.methods import zstd_module
 
     try:
         zstd = zstd_module()

@@ -23,6 +23,7 @@ import pytest
 import hostile
 import zrun
 import zrun.zip.archive
+import zrun.zip.files
 from conftest import Launcher, write_zip
 from zrun.zip.archive import Archive, clear_cache
 
@@ -151,7 +152,7 @@ def test_descriptor_closed_when_fstat_fails(tmp_path: Path, monkeypatch: pytest.
     archive = write_zip(tmp_path / "app.zip", PACKAGE)
 
     class FailingOs:
-        """``os`` as zrun.zip.archive sees it, with fstat failing like a dying NFS mount."""
+        """``os`` as zrun.zip.files sees it, with fstat failing like a dying NFS mount."""
 
         def __getattr__(self, name: str) -> Any:
             return getattr(os, name)
@@ -161,7 +162,7 @@ def test_descriptor_closed_when_fstat_fails(tmp_path: Path, monkeypatch: pytest.
             raise OSError(errno.EIO, "Input/output error")
 
     with no_new_fds():
-        monkeypatch.setattr(zrun.zip.archive, "os", FailingOs())
+        monkeypatch.setattr(zrun.zip.files, "os", FailingOs())
         with pytest.raises(zrun.ArchiveError, match="Input/output error"):
             Archive.open(archive)
         monkeypatch.undo()

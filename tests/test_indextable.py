@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from test_cache import big_archive
 from zrun.cache import store as cache
 from zrun.zip import archive as archive_module
+from zrun.zip import files as files_module
 from zrun.zip import indexcache
 from zrun.zip import table as indextable
 from zrun.zip.archive import Archive, clear_cache
@@ -144,8 +145,8 @@ def test_damaged_record_is_detected_in_use_and_the_entry_rebuilt(low_threshold: 
     loaded = Archive.open(path)
     assert loaded.table_backed(), "the damage lies in a chunk the open does not read"
     parses = []
-    real = archive_module.read_index
-    monkeypatch.setattr(archive_module, "read_index", lambda *a: parses.append(1) or real(*a))
+    real = files_module.read_index
+    monkeypatch.setattr(files_module, "read_index", lambda *a: parses.append(1) or real(*a))
     assert loaded.members["big/one.py"] == expected, "answered from a fresh parse, not the damaged record"
     assert loaded.read("big/one.py") == b"print('one')\n"
     assert parses == [1] and entry.read_bytes() == intact, "parsed once, and the entry rewritten whole"

@@ -8,11 +8,11 @@ paused), and unsafe names are refused here, so no later step sees them.
 
 from __future__ import annotations
 
-import gc
 import struct
 import time
 
 from ..errors import ArchiveError, CorruptArchive, NotAnArchive
+from ..stdlib import stdlib
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -25,6 +25,9 @@ _Z64_EOCD = struct.Struct("<4sQ2H2L4Q")  # 56 bytes, usually right before the lo
 _CENTRAL = struct.Struct("<L4x2H4L3H8xL")  # 46 bytes; DOS time and date read as one int
 _U64 = struct.Struct("<Q")
 _U32 = 0xFFFFFFFF
+#: Smaller central directories (at most 356 entries) are parsed with garbage collection left on:
+#: the few hundred objects they make trigger no collection worth pausing for, and ``gc`` is not imported.
+_GC_PAUSE_BYTES = 1 << 14
 
 
 class Member(tuple):  # type: ignore[type-arg]
@@ -116,6 +119,9 @@ def _read_index(fetch: Fetch, size: int, path: str) -> Index:
     if base < 0:
         raise CorruptArchive(path, "central directory is truncated (runs past its end)")
     cd = at(end - cd_size, cd_size)
+    if cd_size < _GC_PAUSE_BYTES:  # the size, not the count, which a 16-bit field may have wrapped
+        return _parse(cd, base, count, zip64, path)
+    gc = stdlib("gc")
     enabled = gc.isenabled()
     gc.disable()  # the loop keeps every object it makes: collections only cost time
     try:

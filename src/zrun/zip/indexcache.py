@@ -23,6 +23,7 @@ import time
 
 from ..cache import store as cache
 from . import table as indextable
+from .files import parse_again
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -62,8 +63,6 @@ def load(path: str, st: os.stat_result) -> Optional[Index]:
         return None
 
     def reparse() -> Parsed:
-        from .archive import parse_again
-
         index, same = parse_again(path, st)
         table.parsed = index  # answers from now on: the rewrite below imports, and imports look here
         if same:
