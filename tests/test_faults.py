@@ -23,8 +23,11 @@ import zrun
 import zrun.engine.run
 import zrun.engine.runpy_api
 import zrun.loading.bytecode
+import zrun.loading.finders
 import zrun.loading.loader
+import zrun.loading.moduleloader
 import zrun.zip.archive
+import zrun.zip.files
 from conftest import sys_lock_is_free, write_zip
 from zrun.engine.sysstate import SysState
 from zrun.errors import ArchiveError
@@ -72,7 +75,7 @@ def _fire_once(
 
 def _compilers() -> Tuple[Any, ...]:
     """Where ``compile_source`` is looked up: its own module, and the loader if it imports the name."""
-    return tuple(owner for owner in (zrun.loading.bytecode, zrun.loading.loader) if hasattr(owner, "compile_source"))
+    return tuple(owner for owner in (zrun.loading.bytecode, zrun.loading.moduleloader) if hasattr(owner, "compile_source"))
 
 
 def _in_user_code(monkeypatch: pytest.MonkeyPatch, fault: BaseException) -> List[bool]:
@@ -86,10 +89,10 @@ def _in_user_code(monkeypatch: pytest.MonkeyPatch, fault: BaseException) -> List
 # step -> how to inject; whether the code had started when it fires (imported modules may then stay).
 STEPS: Dict[str, Tuple[Callable[[pytest.MonkeyPatch, BaseException], List[bool]], bool]] = {
     "open the location": (lambda mp, f: _fire_once(mp, (zrun.engine.run, zrun.engine.runpy_api), "open_location", f), False),
-    "index the archive": (lambda mp, f: _fire_once(mp, zrun.zip.archive, "read_index", f), False),
-    "find a module": (lambda mp, f: _fire_once(mp, zrun.loading.loader, "find_in", f), False),
+    "index the archive": (lambda mp, f: _fire_once(mp, zrun.zip.files, "read_index", f), False),
+    "find a module": (lambda mp, f: _fire_once(mp, zrun.loading.finders, "find_in", f), False),
     "find the package's module": (
-        lambda mp, f: _fire_once(mp, zrun.loading.loader, "find_in", f, lambda src, name, base: "." in name),
+        lambda mp, f: _fire_once(mp, zrun.loading.finders, "find_in", f, lambda src, name, base: "." in name),
         False,
     ),
     "read the target's member": (lambda mp, f: _fire_once(mp, Archive, "read", f, lambda self, name: name.endswith("mod.py")), False),
@@ -261,7 +264,7 @@ def test_fault_while_writing_the_cache(what: str, fault: str, tmp_path: Path, mo
 
 def _failing_reader(monkeypatch: pytest.MonkeyPatch, after: int) -> None:
     """Every read of an archive file after the first ``after`` fails with EIO, as a dying disk does."""
-    original = zrun.zip.archive._reader
+    original = zrun.zip.files.reader
     calls = [0]
 
     def reader(stream: Any) -> Callable[[int, int], bytes]:
@@ -275,7 +278,8 @@ def _failing_reader(monkeypatch: pytest.MonkeyPatch, after: int) -> None:
 
         return failing
 
-    monkeypatch.setattr(zrun.zip.archive, "_reader", reader)
+    for owner in (zrun.zip.files, zrun.zip.archive):  # the index is read through one, members through the other
+        monkeypatch.setattr(owner, "reader", reader)
 
 
 @pytest.mark.parametrize(

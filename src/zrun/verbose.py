@@ -79,13 +79,13 @@ def _wrap_all() -> None:
     from .engine import run as engine
     from .engine import steps as runsteps
     from .loading import extensions as extract
-    from .loading import loader
+    from .loading import loader, moduleloader
     from .zip import archive
 
     _wrap(cache, "load_code", _note_load)
     _wrap(cache, "store_code", _note_store)
     _wrap(cache, "keyed", _note_key)
-    _wrap(loader, "shipped_pyc_code", _note_shipped)
+    _wrap(moduleloader, "shipped_pyc_code", _note_shipped)
     _wrap(loader.ModuleLoader, "get_code", _report_code)
     _wrap(extract, "extract", _report_extract)
     _wrap(engine, "module_details", _report_details)

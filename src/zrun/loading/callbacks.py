@@ -3,6 +3,9 @@
 zrun adjusts two stdlib modules, ``multiprocessing.spawn`` and ``linecache``,
 only for targets that use them: importing either up front costs milliseconds
 of every run's start-up (``linecache`` pulls in ``tokenize`` and ``re``).
+The watch is a meta-path finder, placed by :func:`insert_first` where every
+finder of zrun's goes. Nothing here imports the rest of the loader family
+but lazily the library registrations, which are above it.
 """
 
 from __future__ import annotations
@@ -28,9 +31,17 @@ def when_imported(name: str, callback: Callable[[ModuleType], None]) -> None:
     if callback not in waiting:
         waiting.append(callback)
     if not any(isinstance(finder, _Watch) for finder in sys.meta_path):
-        from .loader import insert_first  # loaded: zrun.loading.loader is what imports this module
-
         insert_first(_Watch())
+
+
+def insert_first(finder: object) -> None:
+    """Put ``finder`` first on ``sys.meta_path``, behind only the import recorders of
+    :mod:`zrun.engine.otherthreads`, which must see every lookup of every thread."""
+    meta_path = sys.meta_path
+    at = 0
+    while at < len(meta_path) and getattr(meta_path[at], "records_imports", False):
+        at += 1
+    meta_path.insert(at, finder)  # type: ignore[arg-type]
 
 
 #: Libraries that keep registries of importer types; :mod:`zrun.loading.registrations` adds zrun's once they are imported.

@@ -11,6 +11,8 @@ import os
 import sys
 from typing import IO, Any, Dict, Iterable, Iterator, List, Optional
 
+from ..stdlib import stdlib
+from .finders import path_hook, zip_path_hook
 from .resources import SourceTraversable
 
 if sys.version_info >= (3, 11):
@@ -21,9 +23,6 @@ else:
 
 def portion_files(location: str) -> Optional[Traversable]:
     """The directory a namespace ``__path__`` entry names, whatever holds it."""
-    from ..stdlib import stdlib
-    from .loader import path_hook, zip_path_hook
-
     if os.path.isdir(location):
         folder: Traversable = stdlib("pathlib").Path(location)  # never a run's own pathlib.py
         return folder

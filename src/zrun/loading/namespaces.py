@@ -16,6 +16,8 @@ import sys
 from importlib.machinery import ModuleSpec, PathFinder
 from types import ModuleType
 
+from .finders import path_hook
+
 if sys.version_info >= (3, 11):
     from importlib.machinery import NamespaceLoader as _StdlibNamespaceLoader
 else:  # the same class, private before 3.11
@@ -127,8 +129,6 @@ def stop_merging() -> None:
 
 def _served(location: str) -> bool:
     """Whether a live zrun source holds ``location`` (before any finder is cached for it)."""
-    from .loader import path_hook
-
     try:
         path_hook(location)
     except ImportError:

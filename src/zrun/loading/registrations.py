@@ -18,7 +18,9 @@ from types import ModuleType
 
 from ..source import Source
 from ..stdlib import stdlib
-from .loader import ModuleLoader, SourceFinder
+from .finders import SourceFinder
+from .moduleloader import ModuleLoader
+from .zipimporter import ArchiveLoader
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -47,8 +49,6 @@ def register(module: ModuleType) -> None:
 
 def loader_types() -> List[type]:
     """Every loader class zrun gives modules (exact-type registries need each)."""
-    from .zipimporter import ArchiveLoader
-
     return [ModuleLoader, ArchiveLoader]
 
 

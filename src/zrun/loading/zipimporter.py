@@ -17,7 +17,7 @@ import zipimport
 from types import CodeType, ModuleType
 
 from ..errors import ArchiveError
-from .loader import ModuleLoader, find_in
+from .moduleloader import ModuleLoader
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 
 class ArchiveLoader(ModuleLoader, zipimport.zipimporter):  # type: ignore[misc]
-    """:class:`~zrun.loading.loader.ModuleLoader` for a member of an archive on disk, shaped as the zipimporter
+    """:class:`~zrun.loading.moduleloader.ModuleLoader` for a member of an archive on disk, shaped as the zipimporter
     of the member's directory (``prefix`` is that directory inside the archive)."""
 
     @property
@@ -76,7 +76,7 @@ class ArchiveLoader(ModuleLoader, zipimport.zipimporter):  # type: ignore[misc]
         below = folder[len(inner) :].strip("/") if inner else folder
         last = fullname.rpartition(".")[2]
         self.source.refresh()
-        return find_in(self.source, fullname, f"{below}/{last}" if below else last)
+        return self.find(self.source, fullname, f"{below}/{last}" if below else last)
 
     def get_code(self, fullname: str) -> CodeType:
         """As zipimport reports a module that cannot be loaded: ``ZipImportError``, caused by the reason."""

@@ -13,7 +13,7 @@ import zipimport
 
 from ..engine.entries import SourceLike, as_sources
 from ..loading.callbacks import register_with_registries, stop_registering, watching
-from ..loading.loader import SearchFirst, insert_first, path_hook, zip_path_hook
+from ..loading.loader import SearchFirst, SourceFinder, insert_first, path_hook, zip_path_hook
 from ..loading.namespaces import merge_namespaces, stop_merging
 from ..source import Source
 
@@ -74,7 +74,7 @@ def uninstall(source: Optional[SourceLike] = None) -> None:
     """Undo :func:`install` for ``source`` (or, with no argument, the zip path hook)."""
     if source is None:
         _remove(sys.path_hooks, zip_path_hook)
-        for entry in [entry for entry, finder in list(sys.path_importer_cache.items()) if type(finder).__module__ == "zrun.loading.loader"]:
+        for entry in [entry for entry, finder in list(sys.path_importer_cache.items()) if isinstance(finder, SourceFinder)]:
             del sys.path_importer_cache[entry]
         if not _installed.entries:
             stop_merging()
