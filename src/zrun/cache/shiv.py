@@ -27,10 +27,12 @@ def root() -> str:
 
 
 def running() -> Optional[str]:
-    """The extraction this process runs from, when it is runner.pyz."""
-    from .. import pyz
+    """The extraction this process runs from, when it is runner.pyz.
 
-    here = os.path.dirname(pyz.site_packages())
+    This file is ``<extraction>/site-packages/zrun/cache/shiv.py`` there, as
+    :func:`zrun.pyz.site_packages` finds its ``site-packages`` from its own file.
+    """
+    here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
     return here if _is_ours(here) else None
 
 

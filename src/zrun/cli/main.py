@@ -1,5 +1,9 @@
 """``python -m zrun`` / ``zrun``: parse the command line, run, map the outcome to an exit code.
 
+The texts of ``--help`` and usage errors are :mod:`zrun.cli.helptext`, the
+reports of a failed run :mod:`zrun.cli.failures`: a run that works imports
+neither.
+
 Exit codes: the target's own ``SystemExit`` code; 1 with a traceback (starting
 at the user's code) for an uncaught exception; 1 with one ``zrun: error:``
 line when the target cannot be found or loaded; 2 for usage errors.
@@ -12,51 +16,9 @@ import sys
 
 TYPE_CHECKING = False  # typing costs milliseconds at start-up; only checkers need it
 if TYPE_CHECKING:
-    from typing import Any, List, Optional, Sequence, Set, Tuple
+    from typing import Any, List, Optional, Sequence, Tuple
 
     from ..target import Target
-
-USAGE = (
-    "usage: {prog} [OPTIONS] TARGET [ARGS...]\n"
-    "       {prog} [OPTIONS] -m MODULE [ARGS...]\n"
-    "       {prog} info TARGET [--json]\n"
-    "       {prog} cache info | prune [--older-than DAYS] | clear\n"
-)
-HELP = """
-Run a module, script, directory or archive the way `python -m` / `python PATH`
-would, with zip archives, wheels and zrun bundles as first-class sources.
-
-targets:
-  pkg.mod                 like `python -m pkg.mod`
-  script.py               like `python script.py`
-  app.zip | app.pyz | dir/
-                          the __main__ inside it, like `python app.zip`
-  tool.whl                a wheel without __main__: its only console script
-  app.zip:pkg.mod         module pkg.mod from that archive or directory only
-  pkg.mod:func            call pkg.mod.func(); its return value is the exit status
-  app.zip:pkg.mod:func    the same, with pkg.mod taken from app.zip
-  bundle.zrf:pkg.mod      module from a frozen bundle (zrun.FrozenSource)
-
-commands:
-  info TARGET [--json]    what an archive, wheel, bundle or directory holds:
-                          __main__, console scripts, packages, modules, size;
-                          read from its index, nothing runs
-  cache info | prune [--older-than DAYS] | clear
-                          show or clean zrun's cache and runner.pyz's own
-                          extractions (`{prog} cache --help`); modules named
-                          `info` or `cache` run with `{prog} -m info`
-
-options (before TARGET; everything after TARGET belongs to the target):
-  -m MODULE               always a module name, exactly like `python -m`
-  --path ENTRY            search ENTRY (archive or directory) first; repeatable
-  --script NAME           run console script NAME of the archive, wheel or
-                          directory TARGET, as the program `pip install` makes
-  -v, --verbose           report what is loaded from where, the cache, timings,
-                          and show zrun's own frames in tracebacks; -vv: more
-  -h, --help              show this help and exit
-  -V, --version           show zrun's version, interpreter and location, and exit
-
-"""
 
 
 class UsageError(Exception):
@@ -74,27 +36,6 @@ class Options:
         self.verbose = 0
 
 
-def program() -> str:
-    """The program as invoked, for ``usage:``: ``python -m zrun``, ``zrun`` or ``runner.pyz``."""
-    main = sys.modules.get("__main__")
-    spec = getattr(main, "__spec__", None)
-    if spec is not None and spec.name == "zrun.__main__":
-        return f"{os.path.basename(sys.executable) or 'python'} -m zrun"
-    return os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "zrun"
-
-
-def usage() -> str:
-    return USAGE.format(prog=program())
-
-
-def version() -> str:
-    """``zrun X.Y.Z from <package folder> (CPython 3.N.M, <executable>)``."""
-    from .. import __version__
-
-    interpreter = f"{sys.implementation.name.replace('cpython', 'CPython')} {sys.version.split()[0]}"
-    return f"zrun {__version__} from {_zrun_folder()} ({interpreter}, {sys.executable})\n"
-
-
 def parse_args(args: List[str], options: Optional[Options] = None) -> Tuple[Target, List[str], List[str]]:
     """Split ``args`` into (target, target argv, --path entries) without argparse; fills ``options``."""
     from ..target import module_target, parse
@@ -104,11 +45,13 @@ def parse_args(args: List[str], options: Optional[Options] = None) -> Tuple[Targ
     while args:
         arg = args.pop(0)
         if arg in ("-h", "--help"):
-            from ..settings import help_text
+            from .helptext import help_text
 
-            sys.stdout.write(usage() + HELP.format(prog=program()) + help_text())
+            sys.stdout.write(help_text())
             raise SystemExit(0)
         if arg in ("-V", "--version"):
+            from .helptext import version
+
             sys.stdout.write(version())
             raise SystemExit(0)
         if arg == "--verbose" or (arg.startswith("-v") and arg == "-" + "v" * (len(arg) - 1)):
@@ -192,6 +135,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         target, target_argv, paths = parse_args(args, options)
     except (UsageError, TargetError) as exc:
+        from .helptext import usage
+
         sys.stderr.write(f"{usage()}zrun: error: {exc}\n")
         return 2
     except SystemExit as exc:
@@ -247,104 +192,22 @@ def _run(target: Target, argv: List[str], options: Options, verbosity: int) -> i
     except SystemExit as exc:
         return exit_code(exc.code)
     except ZrunError as exc:
-        if _raised_by_user(exc):
-            return _report(exc, verbosity)
+        from . import failures
+
+        if failures.raised_by_user(exc):
+            return failures.report(exc, verbosity)
         if verbosity:
             from ..stdlib import stdlib
 
             stdlib("traceback").print_exception(type(exc), exc, exc.__traceback__)
-        return _error(exc, target, options)
+        return failures.error(exc, target, options.paths)
     except KeyboardInterrupt as exc:
-        _report(exc, verbosity)
-        return _die_of_sigint()
+        from . import failures
+
+        failures.report(exc, verbosity)
+        return failures.die_of_sigint()
     except BaseException as exc:  # every other failure is the target's
-        return _report(exc, verbosity)
+        from . import failures
+
+        return failures.report(exc, verbosity)
     return exit_code(value) if target.func else 0
-
-
-def _error(exc: BaseException, target: Target, options: Options) -> int:
-    """One ``zrun: error:`` line; exit 2 for a missing file, as python, else 1."""
-    from ..errors import CorruptArchive, MissingPath, NotRunnable
-
-    message = str(exc)
-    if isinstance(exc, NotRunnable):
-        from .diagnose import explain
-
-        try:
-            message = explain(exc, target, options.paths)
-        except Exception:  # a hint that fails must not hide the error itself
-            pass
-    elif isinstance(exc, CorruptArchive) and "truncated or corrupt" not in message:
-        message += " (the archive is truncated or corrupt)"
-    sys.stderr.write(f"zrun: error: {message}\n")
-    return 2 if isinstance(exc, MissingPath) else 1
-
-
-def _is_ours(filename: str) -> bool:
-    return _is_zrun(filename) or _is_importlib(filename)
-
-
-def _is_zrun(filename: str) -> bool:
-    return filename.startswith(_zrun_folder() + os.sep)
-
-
-def _zrun_folder() -> str:
-    """The ``zrun`` package's folder (this module is in its ``cli`` package)."""
-    return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def _is_importlib(filename: str) -> bool:
-    return filename.startswith("<frozen importlib") or filename.endswith(f"{os.sep}importlib{os.sep}__init__.py")
-
-
-def _raised_by_user(exc: BaseException) -> bool:
-    """True when a ZrunError came from code the target ran (e.g. a plugin host it drives)."""
-    tb = exc.__traceback__
-    while tb is not None:
-        if not _is_ours(tb.tb_frame.f_code.co_filename):
-            return True
-        tb = tb.tb_next
-    return False
-
-
-def _report(exc: BaseException, verbosity: int = 0) -> int:
-    """Print the traceback of the user's frames only (all frames under ``-v``), through ``sys.excepthook``."""
-    from ..loading.tracebacks import excepthook
-
-    if not verbosity:
-        _strip_ours(exc, set())
-    excepthook()(type(exc), exc, exc.__traceback__)
-    return 1
-
-
-def _strip_ours(exc: BaseException, seen: Set[int]) -> None:
-    """Unlink zrun's (and importlib's) frames wherever they are, as CPython hides importlib's own."""
-    seen.add(id(exc))
-    kept = []
-    tb = exc.__traceback__
-    dropped = True  # importlib's frames go only where zrun called it: the user's own import_module calls stay
-    while tb is not None:
-        filename = tb.tb_frame.f_code.co_filename
-        dropped = _is_zrun(filename) or (dropped and _is_importlib(filename))
-        if not dropped:
-            kept.append(tb)
-        tb = tb.tb_next
-    for before, after in zip(kept, [*kept[1:], None]):
-        before.tb_next = after
-    exc.__traceback__ = kept[0] if kept else None
-    for linked in (exc.__cause__, exc.__context__):
-        if linked is not None and id(linked) not in seen:
-            _strip_ours(linked, seen)
-
-
-def _die_of_sigint() -> int:
-    """End as an interrupted Python does: killed by SIGINT, where the platform allows."""
-    from ..stdlib import stdlib
-
-    signal = stdlib("signal")
-    if hasattr(signal, "SIGINT") and hasattr(os, "kill") and os.name == "posix":
-        sys.stdout.flush()
-        sys.stderr.flush()
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        os.kill(os.getpid(), signal.SIGINT)
-    return 130
