@@ -95,8 +95,7 @@ class Archive:
     identity: tuple[int, ...]
     refused: list[str]
 
-    def __init__(self, path: str, index: _Index, identity: tuple[int, ...], size: int,
-                 data: bytes | None = None) -> None:
+    def __init__(self, path: str, index: _Index, identity: tuple[int, ...], size: int, data: bytes | None = None) -> None:
         self.path = path
         self.members, self.dirs, self.refused = index
         self.identity = identity
@@ -135,11 +134,6 @@ class Archive:
         blob = bytes(data)
         index = read_index(lambda p, n: blob[p:p + n], len(blob), label)
         return cls(label, index, (len(blob), zlib.crc32(blob)), len(blob), blob)
-
-    @classmethod
-    def forget(cls, path: str | os.PathLike[str]) -> None:
-        """Drop one cached index so the next open() rereads the file."""
-        _cache.pop(os.path.abspath(path), None)
 
     def is_stale(self) -> bool:
         """One stat: has the file changed or gone since it was indexed?"""

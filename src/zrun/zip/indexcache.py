@@ -22,8 +22,10 @@ from __future__ import annotations
 import time
 
 from ..cache import store as cache
-from . import table as indextable
 from .files import parse_again
+from .table import Damaged, Table
+from .tablebuild import build
+from .tableviews import Members, Names
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -70,16 +72,16 @@ def load(path: str, st: os.stat_result) -> Optional[Index]:
         return index
 
     try:
-        table = indextable.Table(opened[0], opened[1], reparse)
-    except (indextable.Damaged, EOFError, ValueError, TypeError):
+        table = Table(opened[0], opened[1], reparse)
+    except (Damaged, EOFError, ValueError, TypeError):
         return None  # damaged at open, or not a table of this format: parse instead
-    return indextable.Members(table), indextable.Names(table, "", dirs=True), table.refused
+    return Members(table), Names(table, "", dirs=True), table.refused
 
 
 def store(path: str, st: os.stat_result, index: Parsed) -> None:
     """Keep ``index`` for later runs if the archive is large enough to be worth it."""
     if len(index[0]) < MIN_ENTRIES:
         return
-    table = indextable.build(index)
+    table = build(index)
     if table is not None:
         cache.store_index(identity(path, st), table)

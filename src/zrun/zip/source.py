@@ -87,7 +87,7 @@ class ZipSource(Source):
         prefix = self._prefix
         archive = self._archive
         if archive.table_backed():
-            from .table import Names  # already imported: the table's views are its classes
+            from .tableviews import Names  # already imported: the table's views are its classes
 
             dirs = archive.dirs
             assert isinstance(dirs, Names)
@@ -101,7 +101,7 @@ class ZipSource(Source):
     def children(self, name: str) -> List[str]:
         """As :meth:`Source.children`; bisected in the table of a large archive instead of grouping every name."""
         if self._archive.table_backed():
-            from .table import Names
+            from .tableviews import Names
 
             files, dirs = self._files, self._dirs
             assert isinstance(files, Names) and isinstance(dirs, Names)

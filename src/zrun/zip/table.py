@@ -1,31 +1,7 @@
-"""A parsed central directory laid out for lookup in place: sorted, fixed-size, bisected.
+"""The stored index table, searched where it lies: lookups, membership and scans of its members.
 
-Decoding a whole index into a Python object per entry costs time and memory
-in proportion to the archive (1,000,000 entries: ~400 ms and ~400 MB) even
-when a run imports three modules. This layout is searched where it lies, so
-a run decodes only the entries it asks about and reads only the chunks its
-bisections visit.
-
-Layout (little-endian; offsets from the start of the payload)::
-
-    header   64 bytes  magic, chunk size, counts and lengths, header CRC-32
-    crcs     4 bytes per chunk: CRC-32 of each CHUNK-byte slice of the data
-    data     fixed-size columns, the members sorted by UTF-8 name: name
-             offsets (n + 1, 4 bytes each), folder name offsets (dirs + 1),
-             local header offsets, compressed sizes, sizes (8 bytes each),
-             mtimes (double), CRCs (4), methods, flags (2 each); then the
-             member names and folder names, each set sorted and
-             concatenated; the refused names (marshal)
-
-The table is read with ``pread`` chunk by chunk (16 KiB), not mapped: on
-this machine's kernel a fault in a mapping made tens of MB resident for two
-dozen chunks used (docs/cache.md). Integrity without reading tens of MB per
-run: the header's CRC covers the header and the chunk CRC table; the payload's
-length must equal the header's; the last chunk (where a torn write shows) is
-checked at open; every other chunk is checked when it is first read, and
-kept. A damaged chunk raises :class:`Damaged`, and :class:`Table` then
-answers from a fresh parse of the archive (the caller's ``reparse``, which
-also rewrites the entry).
+Its format is :mod:`zrun.zip.tablebuild`'s. After a damaged chunk (:class:`Damaged`) a
+:class:`Table` answers from a fresh parse (the caller's ``reparse``, which rewrites the entry).
 """
 
 from __future__ import annotations
@@ -34,10 +10,11 @@ import marshal
 import struct
 import sys
 import zlib
-from _collections_abc import ItemsView, Mapping, Set, ValuesView
 
 from ..stdlib import stdlib
 from .index import Member
+from .tablebuild import CHUNK, HEAD, HEAD_SIZE, MAGIC, PER_MEMBER
+from .tablebuild import key as _key
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -46,72 +23,12 @@ if TYPE_CHECKING:
 
     Index = Tuple[Dict[str, Member], FrozenSet[str], List[str]]
 
-MAGIC = b"ZRX1"
-_HEAD = struct.Struct("<4sI6Q")  # magic, chunk, members, dirs, names, refused bytes, data length, reserved
-_HEAD_SIZE = 64  # _HEAD (56), its CRC-32 (4), padding
-#: The member columns after the name offsets: Member field, array type code (size).
-_COLUMNS = ((1, "Q"), (3, "Q"), (4, "Q"), (6, "d"), (5, "I"), (2, "H"), (7, "H"))  # offset, csize, size, mtime, crc, method, flags
-_PER_MEMBER = 4 + 8 + 8 + 8 + 8 + 4 + 2 + 2  # its name offset and its columns
 _SPAN = struct.Struct("<II")
 _MTIME = struct.Struct("<d")
-_CRC = struct.Struct("<I")
-CHUNK = 1 << 14
 
 
 class Damaged(Exception):
     """A chunk of the table does not match its CRC: the entry cannot be trusted."""
-
-
-def build(index: Index) -> Optional[bytearray]:
-    """The table for ``index``, or ``None`` if it cannot be laid out (names over 4 GiB).
-
-    Column by column through ``array`` (C loops: 1,000,000 entries in ~0.2 s,
-    where a ``struct`` pack per record took 1.1 s), into one buffer: a first
-    run already holds the parse, and joined copies would add to its peak.
-    """
-    array = stdlib("array").array  # stdlib(): never an archive's array.py (this runs inside imports)
-    accumulate, itemgetter = stdlib("itertools").accumulate, stdlib("operator").itemgetter
-
-    members, dirs, refused = index
-    files, folders = sorted(members), sorted(dirs)  # code point order is UTF-8 byte order
-    joined = "".join(files).encode("utf-8", "surrogatepass")
-    folded = "".join(folders).encode("utf-8", "surrogatepass")
-    offsets = array("I", [0])
-    if offsets.itemsize != 4 or len(joined) + len(folded) >= 1 << 32:
-        return None
-    offsets.extend(accumulate(_sizes(files, joined)))
-    offsets.extend(accumulate(_sizes(folders, folded), initial=len(joined)))  # (n + 1) then (dirs + 1) offsets
-    rows = list(map(members.__getitem__, files))
-    columns = [offsets, *(array(code, map(itemgetter(field), rows)) for field, code in _COLUMNS)]
-    if sys.byteorder != "little":
-        for column in columns:
-            column.byteswap()
-    rejected = marshal.dumps(list(refused))
-    parts = [*columns, joined, folded, rejected]
-    length = sum(len(part) * getattr(part, "itemsize", 1) for part in parts)
-    nchunks = -(-length // CHUNK)
-    start = _HEAD_SIZE + 4 * nchunks
-    out = bytearray(start + length)
-    at = start
-    for part in parts:
-        raw = memoryview(part).cast("B")  # arrays and bytes alike
-        out[at:at + len(raw)] = raw
-        at += len(raw)
-    view = memoryview(out)
-    for c in range(nchunks):
-        lo = start + c * CHUNK
-        _CRC.pack_into(out, _HEAD_SIZE + 4 * c, zlib.crc32(view[lo:lo + CHUNK]))
-    _HEAD.pack_into(out, 0, MAGIC, CHUNK, len(files), len(folders), len(joined) + len(folded), len(rejected), length, 0)
-    _CRC.pack_into(out, 56, zlib.crc32(view[_HEAD_SIZE:start], zlib.crc32(view[:56])))
-    view.release()
-    return out
-
-
-def _sizes(names: List[str], joined: bytes) -> Iterator[int]:
-    """The UTF-8 length of each name: its length in characters if they are all ASCII."""
-    if len(joined) == sum(map(len, names)):
-        return map(len, names)
-    return (len(_key(name)) for name in names)
 
 
 def _native(column: Any) -> Any:
@@ -119,10 +36,6 @@ def _native(column: Any) -> Any:
     if sys.byteorder != "little":
         column.byteswap()
     return column
-
-
-def _key(name: str) -> bytes:
-    return name.encode("utf-8", "surrogatepass")  # UTF-8 byte order is code point order
 
 
 def _after(prefix: bytes) -> bytes:
@@ -135,21 +48,21 @@ class Table:
 
     def __init__(self, read: Callable[[int, int], bytes], size: int, reparse: Callable[[], Index]) -> None:
         """``read(position, length)`` reads the payload of ``size`` bytes; :class:`Damaged` if its header, length or tail is wrong."""
-        head = read(0, _HEAD_SIZE)
-        if len(head) != _HEAD_SIZE:
+        head = read(0, HEAD_SIZE)
+        if len(head) != HEAD_SIZE:
             raise Damaged("short header")
-        magic, chunk, self.n, self.ndirs, names, refused, length, _ = _HEAD.unpack_from(head)
+        magic, chunk, self.n, self.ndirs, names, refused, length, _ = HEAD.unpack_from(head)
         if magic != MAGIC or chunk != CHUNK:
             raise Damaged("not a table of this format")
         nchunks = -(-length // CHUNK)
-        crcs = read(_HEAD_SIZE, 4 * nchunks)
+        crcs = read(HEAD_SIZE, 4 * nchunks)
         if int.from_bytes(head[56:60], "little") != zlib.crc32(crcs, zlib.crc32(head[:56])):
             raise Damaged("header CRC")
-        self._data = _HEAD_SIZE + 4 * nchunks  # where the data starts in the payload
+        self._data = HEAD_SIZE + 4 * nchunks  # where the data starts in the payload
         n = self.n
         self._dirs_at = 4 * (n + 1)  # the folders' name offsets
         self._columns = self._dirs_at + 4 * (self.ndirs + 1)  # header offsets, csizes, sizes, mtimes: 8 bytes each
-        self._names_at = self._columns + (_PER_MEMBER - 4) * n
+        self._names_at = self._columns + (PER_MEMBER - 4) * n
         if size - self._data != length or length != self._names_at + names + refused:
             raise Damaged("length")
         self._read, self._crcs, self._nchunks = read, crcs, nchunks
@@ -269,7 +182,7 @@ class Table:
     def _members(self) -> Iterator[Member]:
         names, n, at = self._names(0, 0, self.n), self.n, self._columns
         array, columns = stdlib("array").array, []
-        for code in ("Q", "Q", "Q", "d", "I", "H", "H"):  # as _COLUMNS lays them out
+        for code in ("Q", "Q", "Q", "d", "I", "H", "H"):  # as tablebuild.COLUMNS lays them out
             column = array(code)
             column.frombytes(self._bytes(at, at + column.itemsize * n))
             at += column.itemsize * n
@@ -335,87 +248,3 @@ class Table:
             else:
                 i = self._bisect(table, count, _after(name[:slash]), i)
         return found
-
-
-class Members(Mapping):  # type: ignore[type-arg]
-    """The members of a table, as the ``dict`` a parse makes: looked up, not loaded."""
-
-    def __init__(self, table: Table) -> None:
-        self._table = table
-
-    def __getitem__(self, name: str) -> Member:
-        found = self._table.get(name) if isinstance(name, str) else None
-        if found is None:
-            raise KeyError(name)
-        return found
-
-    def get(self, name: str, default: Any = None) -> Any:
-        found = self._table.get(name) if isinstance(name, str) else None
-        return default if found is None else found
-
-    def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and self._table.get(name) is not None
-
-    def __len__(self) -> int:
-        return len(self._table.parsed[0]) if self._table.parsed else self._table.n
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._table.names("", dirs=False))
-
-    def values(self) -> ValuesView[Member]:
-        return _Values(self)
-
-    def items(self) -> ItemsView[str, Member]:
-        return _Items(self)
-
-
-class _Values(ValuesView):  # type: ignore[type-arg]
-    """One scan in name order, instead of a bisection per key."""
-
-    def __init__(self, members: Members) -> None:
-        super().__init__(members)
-        self._table = members._table
-
-    def __iter__(self) -> Iterator[Member]:
-        return self._table.scan()
-
-
-class _Items(ItemsView):  # type: ignore[type-arg]
-    """One scan in name order, instead of a bisection per key."""
-
-    def __init__(self, members: Members) -> None:
-        super().__init__(members)
-        self._table = members._table
-
-    def __iter__(self) -> Iterator[Tuple[str, Member]]:
-        return ((m[0], m) for m in self._table.scan())
-
-
-class Names(Set):  # type: ignore[type-arg]
-    """File or directory names of a table below ``prefix``, with the prefix cut: a set that is searched."""
-
-    def __init__(self, table: Table, prefix: str, dirs: bool) -> None:
-        self._table, self._prefix, self._dirs = table, prefix, dirs
-
-    def __contains__(self, name: object) -> bool:
-        if not isinstance(name, str):
-            return False
-        full = self._prefix + name
-        return self._table.has_dir(full) if self._dirs else self._table.has(full)
-
-    def __iter__(self) -> Iterator[str]:
-        cut = len(self._prefix)
-        return (n[cut:] for n in self._table.names(self._prefix, self._dirs))
-
-    def __len__(self) -> int:
-        return len(self._table.names(self._prefix, self._dirs))
-
-    def children(self, name: str) -> List[str]:
-        """What :meth:`zrun.source.Source.children` answers for directory ``name``, unsorted."""
-        full = f"{self._prefix}{name}/" if name else self._prefix
-        cut = len(self._prefix)
-        return [n[cut:] for n in self._table.children(full, self._dirs)]
-
-    def below(self, prefix: str, dirs: bool) -> Names:
-        """The files (or directories) below ``prefix`` (``""`` or ``"lib/"``), with it cut."""
-        return Names(self._table, self._prefix + prefix, dirs)
