@@ -235,7 +235,7 @@ Args = Sequence[str]
 def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A fresh cache directory that does not exist yet, zrun's cache pointed at it and writing."""
     from zrun.cache import store as cache
-    from zrun.loading import extensions as extract
+    from zrun.loading import extraction as extract
     from zrun.zip.archive import clear_cache
 
     def forget() -> None:

@@ -31,8 +31,9 @@ import pytest
 import zrun
 from zrun.cache import store as cache
 from zrun.cli import cacheadmin
-from zrun.loading import extensions as extract
-from zrun.loading.extensions import UnsafeMember
+from zrun.loading import extensions as extensions_module
+from zrun.loading import extraction as extract
+from zrun.loading.extraction import UnsafeMember
 from zrun.zip.archive import clear_cache
 
 is_root = hasattr(os, "geteuid") and os.geteuid() == 0
@@ -354,7 +355,7 @@ def test_traversal_refused(root: Path, name: str) -> None:
 
 CONCURRENT = """
 import sys, time, zlib
-from zrun.loading import extensions as extract
+from zrun.loading import extraction as extract
 log = sys.argv[1]
 
 def read():
@@ -416,7 +417,7 @@ def test_extract_without_cache_uses_a_private_folder_removed_at_exit(tmp_path: P
     result = python(
         """
         import os
-        from zrun.loading import extensions as extract
+        from zrun.loading import extraction as extract
         folder = extract.extract("id", {"m.so": lambda: b"x"})
         print(folder)
         assert open(os.path.join(folder, "m.so"), "rb").read() == b"x"
@@ -440,12 +441,12 @@ def test_extension_members_and_import(root: Path, tmp_path: Path) -> None:
         z.writestr("other/module.py", "")
         z.writestr("other/big.bin", b"not extracted")
     source = zrun.ZipSource(str(archive))
-    assert sorted(extract.extension_members(source, leaf)) == sorted([leaf, "xxlimited.libs/libdep.so"])
+    assert sorted(extensions_module.extension_members(source, leaf)) == sorted([leaf, "xxlimited.libs/libdep.so"])
     result = python(
         f"""
         import importlib.util, zrun
-        from zrun.loading import extensions as extract
-        spec = extract.extension_spec(zrun.ZipSource({str(archive)!r}), "xxlimited", {leaf!r})
+        from zrun.loading.extensions import extension_spec
+        spec = extension_spec(zrun.ZipSource({str(archive)!r}), "xxlimited", {leaf!r})
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         print(module.__file__)

@@ -38,7 +38,7 @@ import zrun
 from zrun.cache import store as cache
 from zrun.cli import cacheadmin
 from zrun.loading import bytecode
-from zrun.loading import extensions as extract
+from zrun.loading import extraction as extract
 
 SRC = str(Path(zrun.__file__).resolve().parent.parent)
 is_root = hasattr(os, "geteuid") and os.geteuid() == 0
@@ -433,7 +433,7 @@ def test_clear_collects_every_temporary(root: Path) -> None:
 KILLED = """
 import os, sys, time
 from zrun.cache import store as cache
-from zrun.loading import extensions as extract
+from zrun.loading import extraction as extract
 assert cache.directory()  # the cache and its tag exist: the write killed is the extraction's
 def slow(fd, data):
     os.write(fd, bytes(data[:1000]))
@@ -546,7 +546,7 @@ PLANT = """
 import os, sys, zipfile
 from zrun import ZipSource
 from zrun.cache import store as cache
-from zrun.loading import extensions as extract
+from zrun.loading import extraction as extract
 archive, planted_so = sys.argv[1], sys.argv[2]
 source = ZipSource(archive)
 with zipfile.ZipFile(archive) as z:

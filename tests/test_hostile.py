@@ -484,7 +484,7 @@ def test_unsafe_library_member_refuses_only_itself(root: Path, tmp_path: Path, e
 
 
 def test_unsafe_member_names_the_archive(root: Path, tmp_path: Path) -> None:
-    from zrun.loading import extensions as extract
+    from zrun.loading import extraction as extract
 
     with pytest.raises(extract.UnsafeMember) as info:
         extract.extract("id", {"good.so": lambda: b"ok", "C:/evil.so": lambda: b"evil"}, archive=str(tmp_path / "app.zip"))

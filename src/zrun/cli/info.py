@@ -151,7 +151,7 @@ def _storage(source: Source, location: str, files: List[str], index_cached: bool
 def _cached(source: Source, files: List[str], index_cached: bool) -> Dict[str, Any]:
     """How many modules zrun's cache holds compiled code for, and whether extensions are extracted there."""
     from ..cache import store as cache
-    from ..loading.extensions import folder_key
+    from ..loading.extraction import folder_key
     from ..zip import indexcache
 
     root = cache.location()
