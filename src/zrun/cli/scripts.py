@@ -74,7 +74,7 @@ def wanted_script(location: str, name: Optional[str]) -> Optional[Runnable]:
 
 def _directory(location: str) -> Optional[Source]:
     """A directory as a source, for its ``*.dist-info`` metadata only."""
-    from .info import DirectorySource
+    from .inventory import DirectorySource
 
     return DirectorySource(location)
 
