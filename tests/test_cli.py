@@ -513,6 +513,44 @@ def test_start_up_imports(zrun_cli: Launcher, app: Path, args: List[str]) -> Non
     assert not extra & {"zrun.zip.source", "zrun.zip.archive", "zlib", "typing", "re", "collections", "contextlib", "weakref"}
 
 
+#: What a run that works never needs: usage and failure reports, other compression methods, the stored
+#: index table (small archives), library registrations, extraction, and gc (small central directories).
+NOT_ON_A_WORKING_RUN = {
+    "zrun.cli.helptext",
+    "zrun.cli.failures",
+    "zrun.zip.methods",
+    "zrun.zip.indexcache",
+    "zrun.zip.table",
+    "zrun.zip.tablebuild",
+    "zrun.zip.tableviews",
+    "zrun.loading.registrations",
+    "zrun.loading.extraction",
+    "zrun.loading.extensions",
+    "bz2",
+    "lzma",
+    "gc",
+}
+
+
+@pytest.mark.parametrize("args", [["{zip}:cli_pkg.sib"], ["{zip}:cli_pkg.funcs:none"], ["--path", "{zip}", "-m", "cli_pkg.rel"]])
+def test_an_archive_run_imports_only_what_it_uses(zrun_cli: Launcher, app: Path, args: List[str]) -> None:
+    timed = Launcher(zrun_cli.name, [zrun_cli.prefix[0], "-X", "importtime", *zrun_cli.prefix[1:]])
+    result = timed(*[arg.format(zip=app / "app.zip") for arg in args], cwd=app)
+    assert result.returncode == 0, result.stderr
+    names = imported(result)
+    assert "zrun.zip.archive" in names and "zrun.loading.loader" in names  # the run did read the archive
+    if zrun_cli.name == "pyz" and "_bootstrap" in names:
+        names = names[names.index("_bootstrap") + 1 :]  # shiv's first-run extraction imports gc and more before zrun
+    assert sorted(NOT_ON_A_WORKING_RUN & set(names)) == []
+
+
+def test_a_failed_run_imports_its_report_only_then(zrun_cli: Launcher, app: Path) -> None:
+    timed = Launcher(zrun_cli.name, [zrun_cli.prefix[0], "-X", "importtime", *zrun_cli.prefix[1:]])
+    result = timed(f"{app / 'app.zip'}:cli_pkg.boom", cwd=app)
+    assert result.returncode == 1 and "ValueError: boom in user code" in result.stderr
+    assert "zrun.cli.failures" in imported(result)
+
+
 CAUGHT = """\
 def fail():
     raise ValueError("caught in user code")
