@@ -144,7 +144,7 @@ def test_getsource(make_tree: Any, clean_sys: Any) -> None:
 
 
 def test_each_module_compiled_once(make_tree: Any, monkeypatch: pytest.MonkeyPatch, clean_sys: Any) -> None:
-    from zrun.loading import loader
+    from zrun.loading import moduleloader as loader
 
     tree = make_tree(PACKAGE)
     if tree.kind == "dir":
