@@ -541,7 +541,10 @@ def test_an_archive_run_imports_only_what_it_uses(zrun_cli: Launcher, app: Path,
     assert "zrun.zip.archive" in names and "zrun.loading.loader" in names  # the run did read the archive
     if zrun_cli.name == "pyz" and "_bootstrap" in names:
         names = names[names.index("_bootstrap") + 1 :]  # shiv's first-run extraction imports gc and more before zrun
-    assert sorted(NOT_ON_A_WORKING_RUN & set(names)) == []
+    unused = set(NOT_ON_A_WORKING_RUN)
+    if "pkgutil" in names:  # 3.9's runpy imports it: zrun's finder is registered with it at once
+        unused.discard("zrun.loading.registrations")
+    assert sorted(unused & set(names)) == []
 
 
 def test_a_failed_run_imports_its_report_only_then(zrun_cli: Launcher, app: Path) -> None:
