@@ -91,7 +91,7 @@ def wanted(source: Any, name: str) -> Wanted:
     """What extracting ``name`` must produce: an archive file's member by its index, anything else by its bytes."""
     archive = getattr(source, "archive", None)
     if archive is not None and getattr(source, "has_location", False):
-        member = archive.members.get(source.filename(name)[len(archive.path) + 1:].replace(os.sep, "/"))
+        member = archive.members.get(source.filename(name)[len(archive.path) + 1 :].replace(os.sep, "/"))
         if member is not None:
             return Wanted(member.size, member.crc, lambda: bytes(source.read(name)))
     return as_wanted(lambda: source.read(name))
