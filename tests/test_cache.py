@@ -29,6 +29,7 @@ from typing import Dict, Iterator, List, Tuple
 import pytest
 
 import zrun
+import zrun.cache
 from zrun.cache import store as cache
 from zrun.cli import cacheadmin
 from zrun.loading import extensions as extensions_module
@@ -218,7 +219,7 @@ def test_code_round_trip_and_keys(root: Path, monkeypatch: pytest.MonkeyPatch) -
         cache.code_key("zip:/a.zip:1,2,3,4:", "/b.zip/m.py", 0xDEAD, 31),  # another filename
         cache.code_key("zip:/a.zip:1,2,3,4:", "/a.zip/m.py", 0xBEEF, 31),  # another CRC
     }
-    monkeypatch.setattr(cache, "_SALT", b"0.2.0\0cpython-399\0")  # another zrun or interpreter
+    monkeypatch.setattr(zrun.cache, "_SALT", b"0.2.0\0cpython-399\0")  # another zrun or interpreter
     others.add(cache.code_key("zip:/a.zip:1,2,3,4:", "/a.zip/m.py", 0xDEAD, 31))
     assert key not in others and len(others) == 4
 
@@ -600,12 +601,12 @@ def test_bytecode_is_reused_by_later_processes(root: Path, tmp_path: Path) -> No
     env = {"ZRUN_CACHE_DIR": str(root)}
     first, compiled = zrun_counting(str(archive), [f"{archive}:app.main", "one"], env)
     assert first.stdout == "hello one\n" and compiled == 3
-    assert len(entries(root, "code")) == 3
+    assert len(entries(root, "pack")) == 1 and entries(root, "code") == [], "one pack for the archive, no file per module"
     second, compiled = zrun_counting(str(archive), [f"{archive}:app.main", "two"], env)
     assert second.stdout == "hello two\n" and compiled == 0, "a warm cache compiles nothing"
     _, compiled = zrun_counting(str(archive), [f"{archive}:app.main"], env, "-O")
-    assert compiled == 3, "-O code is another entry"
-    assert len(entries(root, "code")) == 6
+    assert compiled == 3, "-O code is another pack"
+    assert len(entries(root, "pack")) == 2
 
 
 def test_tracebacks_still_show_source_lines_on_a_cache_hit(root: Path, tmp_path: Path) -> None:
@@ -614,7 +615,7 @@ def test_tracebacks_still_show_source_lines_on_a_cache_hit(root: Path, tmp_path:
     for _ in range(2):
         result = zrun_cli([f"{archive}:boom"], env)
         assert result.returncode == 1 and "raise ValueError('kaboom')" in result.stderr, result.stderr
-    assert len(entries(root, "code")) == 1
+    assert len(entries(root, "pack")) == 1
 
 
 def test_memory_sources_are_cached_by_content(root: Path) -> None:
@@ -641,10 +642,11 @@ def test_damaged_code_entries_are_recompiled_and_rewritten(root: Path, tmp_path:
     archive = make_app(tmp_path)
     env = {"ZRUN_CACHE_DIR": str(root)}
     zrun_counting(str(archive), [f"{archive}:app.main"], env)
-    for entry in entries(root, "code"):
-        damage(entry, how)
+    (pack,) = entries(root, "pack")
+    damage(pack, how)
     result, compiled = zrun_counting(str(archive), [f"{archive}:app.main"], env)
-    assert result.stdout == "hello zip\n" and compiled == 3 and result.stderr == "compiled: 3\n"
+    lost = 1 if how == "flipped" else 3  # a flipped byte in the last entry costs that entry; the rest, the whole pack
+    assert result.stdout == "hello zip\n" and compiled == lost and result.stderr == f"compiled: {lost}\n"
     assert zrun_counting(str(archive), [f"{archive}:app.main"], env)[1] == 0, "the damaged entries were rewritten"
 
 
@@ -697,7 +699,7 @@ def test_read_only_cache_still_runs_and_serves(root: Path, tmp_path: Path) -> No
         assert warm.stdout == "hello zip\n" and compiled == 0, "what is cached still serves"
         cold, compiled = zrun_counting(str(other), [f"{other}:app.main"], env)
         assert cold.stdout == "hello zip\n" and compiled == 3 and cold.stderr == "compiled: 3\n", "no warning, no failure"
-    assert len(entries(root, "code")) == 3
+    assert len(entries(root, "pack")) == 1
 
 
 # --- archive indexes ----------------------------------------------------------------------------

@@ -75,7 +75,7 @@ def _timed(started: float) -> str:
 
 
 def _wrap_all() -> None:
-    from .cache import store as cache
+    from .cache import packs as cache  # what zrun.loading.bytecode.compile_cached calls
     from .engine import run as engine
     from .engine import steps as runsteps
     from .loading import extensions as extract

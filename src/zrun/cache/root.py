@@ -24,7 +24,7 @@ Once checked, no folder on the path can be renamed, replaced or filled by
 anyone but the user and root, so the path stays the one that was checked; this
 is what lets extension modules be loaded by path (see :mod:`zrun.loading.extensions`).
 Where ``dir_fd`` is missing (Windows), :class:`PathRoot` does the same
-operations by path and checks only the root, as zrun always did there:
+operations by path (:mod:`zrun.cache.pathroot`) and checks only the root, as zrun always did there:
 ``%LOCALAPPDATA%`` is private to the user by its ACL.
 """
 
@@ -38,7 +38,9 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import List, Optional, Set, Tuple, Union
 
-    Root = Union["FdRoot", "PathRoot"]
+    from .pathroot import PathRoot
+
+    Root = Union["FdRoot", PathRoot]
 
 HAVE_DIR_FD = {os.open, os.stat, os.mkdir, os.unlink, os.rename} <= os.supports_dir_fd and hasattr(os, "O_DIRECTORY")
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
@@ -73,6 +75,8 @@ def open_root(path: str, create: bool) -> Root:
     when it cannot be reached or created (``ENOENT`` without ``create``).
     """
     if not HAVE_DIR_FD:
+        from .pathroot import PathRoot
+
         if create:
             os.makedirs(path, 0o700, exist_ok=True)
         private(os.stat(path), "", _uid())
@@ -183,51 +187,6 @@ class FdRoot:
         os.close(self.fd)
 
 
-class PathRoot(FdRoot):
-    """The same operations by path, for platforms without ``dir_fd`` (see the module docstring)."""
-
-    def __init__(self, path: str) -> None:
-        super().__init__(path, -1)
-
-    def open(self, rel: str, flags: int, mode: int = 0o600) -> int:
-        return os.open(self.full(rel), flags | _NOFOLLOW, mode)
-
-    def lstat(self, rel: str) -> os.stat_result:
-        return os.lstat(self.full(rel))
-
-    def mkdir(self, rel: str) -> None:
-        os.mkdir(self.full(rel), 0o700)
-
-    def replace(self, src: str, dst: str) -> None:
-        os.replace(self.full(src), self.full(dst))
-
-    def unlink(self, rel: str) -> None:
-        os.unlink(self.full(rel))
-
-    def rmdir(self, rel: str) -> None:
-        os.rmdir(self.full(rel))
-
-    def touch(self, rel: str) -> None:
-        os.utime(self.full(rel))
-
-    def scandir(self, rel: str) -> List[Tuple[str, os.stat_result]]:
-        with os.scandir(self.full(rel)) as entries:
-            return [(entry.name, entry.stat(follow_symlinks=False)) for entry in entries]
-
-    def sync(self, rel: str) -> None:
-        """Folders cannot be opened for ``fsync`` everywhere (Windows): renames there are as durable as NTFS makes them."""
-        try:
-            super().sync(rel)
-        except OSError:
-            pass
-
-    def full(self, rel: str) -> str:
-        return os.path.join(self.path, *rel.split("/")) if rel else self.path
-
-    def close(self) -> None:
-        pass
-
-
 def folder(root: Root, rel: str, create: bool) -> None:
     """Check folder ``rel`` below the root (and its parents) once per process; create missing ones 0700.
 
@@ -269,7 +228,6 @@ def read_file(root: Root, rel: str, limit: int = -1) -> bytes:
         return data
     finally:
         os.close(fd)
-
 
 
 def open_file(root: Root, rel: str) -> int:

@@ -1,127 +1,45 @@
-"""zrun's one cache directory: compiled code, archive indexes, extracted extensions.
+"""Cache entries kept one file each: code of memory sources, archive indexes; and how every entry is written.
 
-Entries are named by a digest of what they were made from, salted with the zrun
-version and the bytecode magic, so versions and interpreters never share one. A
-header (magic, length, CRC-32) exposes a damaged entry, which is then ignored and
-replaced. Writes go to a temporary name and are renamed into place. A missing,
-read-only or full disk means uncached runs, silently; ``ZRUN_NO_CACHE=1`` turns
-the cache off. The folder is trusted only as :mod:`zrun.cache.root` checks it (no
-other user can change any folder on its path or inside it) and only if it is
-zrun's (its ``CACHEDIR.TAG`` carries zrun's line, or it was empty and gets one);
-otherwise one warning per process, and the run is uncached.
+Entries are named by a digest of what they were made from (:func:`zrun.cache.digest`),
+salted with the zrun version and the bytecode magic, so versions and interpreters
+never share one, and sharded by the digest's first two hex digits
+(``code/ab/<38 hex>``). A header (magic, length, CRC-32) exposes a damaged entry,
+which is then ignored and replaced. Writes go to a temporary name and are renamed
+into place. Code of archive members is not kept here but in one pack per archive
+(:mod:`zrun.cache.packs`); the names other modules used from here are kept.
 """
 
 from __future__ import annotations
 
-import errno
 import marshal
 import os
 import sys
-from importlib._bootstrap_external import MAGIC_NUMBER  # importlib.util pulls in typing on 3.9
+from importlib._bootstrap_external import MAGIC_NUMBER
 from types import CodeType
 
-from .. import __version__
 from ..stdlib import stdlib
+from . import TAG_NAME, Reader, checked_root, hash_bytes, unwritable
+from . import digest as digest  # the names below: what other modules use from here
+from . import directory as directory
+from . import distrust as distrust
+from . import location as location
+from . import reset as reset
 from . import root as cacheroot
+from . import trusted as trusted
+from .packs import keyed as keyed
+from .packs import load_code as load_code
+from .packs import store_code as store_code
 from .root import Untrusted
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Callable, List, Optional, Set, Tuple
+    from typing import Any, Callable, Optional, Tuple
 
     from .root import Root
 
-KINDS = ("code", "index", "ext")  # the only folders zrun.cli.cacheadmin ever deletes from
+root = checked_root  # the name callers use
+KINDS = ("code", "index", "ext", "pack")  # the only folders zrun.cli.cacheadmin ever deletes from
 _HEAD = b"ZRC1" + MAGIC_NUMBER  # then the payload's length and CRC-32, 4 bytes each
-_SALT = f"{__version__}\0{sys.implementation.cache_tag}\0{MAGIC_NUMBER.hex()}\0".encode()
-_TAG = b"Signature: 8a477f597d28d172789f06886806bc55\n# zrun's cache; see `zrun cache info`.\n"
-TAG_NAME = "CACHEDIR.TAG"
-_checked: List[Optional[Root]] = []  # the root, decided once per process (see reset())
-_unwritable: Set[str] = set()
-_warned: List[str] = []
-_blake2b: List[Callable[..., Any]] = []
-
-
-def location() -> str:
-    """``ZRUN_CACHE_DIR``, else the platform's user cache directory, plus ``zrun``."""
-    env = os.environ
-    if env.get("ZRUN_CACHE_DIR"):
-        return os.path.abspath(os.path.expanduser(env["ZRUN_CACHE_DIR"]))
-    if os.name == "nt":
-        base = env.get("LOCALAPPDATA") or os.path.expanduser(r"~\AppData\Local")
-    elif sys.platform == "darwin":
-        base = os.path.expanduser("~/Library/Caches")
-    else:
-        xdg = env.get("XDG_CACHE_HOME", "")
-        base = xdg if os.path.isabs(xdg) else os.path.expanduser("~/.cache")
-    return os.path.join(base, "zrun")
-
-
-def root() -> Optional[Root]:
-    """The checked cache root (created 0700 with its tag), or ``None``; decided once per process."""
-    if not _checked:
-        found = None
-        if os.environ.get("ZRUN_NO_CACHE", "") in ("", "0"):
-            path = location()
-            try:
-                found = trusted(path, create=True)
-            except Untrusted as exc:
-                warn(path, exc.strerror)
-            except OSError:  # cannot create or reach it: uncached, quietly
-                pass
-        if _checked:  # another thread decided meanwhile
-            if found is not None:
-                found.close()
-        else:
-            _checked.append(found)
-    return _checked[0]
-
-
-def directory() -> Optional[str]:
-    """The usable cache directory's path, or ``None``."""
-    found = root()
-    return None if found is None else found.path
-
-
-def reset() -> None:
-    """Read the environment again at the next use (for hosts and tests that change it; not while other threads import)."""
-    for found in _checked:
-        if found is not None:
-            found.close()
-    del _checked[:], _warned[:]
-    _unwritable.clear()
-
-
-def trusted(path: str, create: bool) -> Root:
-    """The root at ``path`` if it is private (:mod:`zrun.cache.root`) and zrun's own.
-
-    zrun's own: its ``CACHEDIR.TAG`` holds zrun's line, or (``create``) it holds
-    nothing yet and gets the tag. A folder holding other things is not adopted:
-    ``ZRUN_CACHE_DIR=~`` by mistake would otherwise fill ``~`` with entries and
-    make backup tools skip it. :class:`Untrusted` says why not.
-    """
-    found = cacheroot.open_root(path, create)
-    try:
-        if not tagged(found):
-            if not create or any(not _is_tag_temporary(name) for name, _ in found.scandir("")):
-                raise Untrusted(errno.EPERM, f"not zrun's cache: it has no {TAG_NAME} with zrun's signature")
-            write_atomically(found, "", TAG_NAME, _TAG, 0o600)  # backup tools skip the folder
-    except BaseException:
-        found.close()
-        raise
-    return found
-
-
-def tagged(found: Root) -> bool:
-    """Does the root hold zrun's ``CACHEDIR.TAG`` (a regular file of the user's, not a link)?"""
-    try:
-        return cacheroot.read_file(found, TAG_NAME, 512).startswith(_TAG)
-    except OSError:
-        return False
-
-
-def _is_tag_temporary(name: str) -> bool:
-    return name.startswith(f"{TAG_NAME}.") and is_temporary(name)
 
 
 def is_temporary(name: str) -> bool:
@@ -131,35 +49,9 @@ def is_temporary(name: str) -> bool:
     return tail == "tmp" and pid.isdigit() and thread.isdigit() and pid.isascii() and thread.isascii()
 
 
-def warn(path: str, why: object) -> None:
-    """One warning per process about a cache folder that is not used."""
-    if not _warned:
-        _warned.append(path)
-        sys.stderr.write(f"zrun: warning: not using cache directory {path}: {why}; running uncached\n")
-
-
-def distrust(exc: Untrusted) -> None:
-    """Something inside the root is not private: warn, and use no cache for the rest of the process."""
-    found = _checked[0] if _checked else None
-    if found is not None:  # its descriptor stays open: another thread may be using it this very moment
-        warn(found.path, exc.strerror)
-        _checked[0] = None
-
-
-def digest(*parts: Any) -> str:
-    """40 hex digits of BLAKE2b over ``parts`` (bytes as they are, others as ``str``), salted
-    with zrun's version and the bytecode magic."""
-    return _hash(b"\0".join(p if isinstance(p, bytes) else str(p).encode("utf-8", "surrogatepass") for p in parts))
-
-
-def _hash(data: bytes) -> str:
-    if not _blake2b:
-        try:  # the C module: hashlib would load OpenSSL (~3 ms); stdlib(): never an archive's
-            blake2b = stdlib("_blake2").blake2b
-        except ImportError:  # pragma: no cover - builds without _blake2
-            blake2b = stdlib("hashlib").blake2b
-        _blake2b.append(blake2b)
-    return str(_blake2b[0](_SALT + data, digest_size=20).hexdigest())
+def is_tag_temporary(name: str) -> bool:
+    """A temporary name of the ``CACHEDIR.TAG`` being written (an empty folder holding one is still empty)."""
+    return name.startswith(f"{TAG_NAME}.") and is_temporary(name)
 
 
 def code_key(source_identity: str, member: str, crc_or_digest: Any, size: int) -> str:
@@ -169,37 +61,16 @@ def code_key(source_identity: str, member: str, crc_or_digest: Any, size: int) -
     this runs once per imported module.
     """
     text = f"code\0{sys.flags.optimize}\0{source_identity}\0{member}\0{crc_or_digest}\0{size}"
-    return _hash(text.encode("utf-8", "surrogatepass"))
+    return hash_bytes(text.encode("utf-8", "surrogatepass"))
 
 
-def key_for(source: Any, entry: str, filename: str) -> Optional[str]:
-    """Code key for ``entry`` of a source, or ``None`` when uncached (see :func:`keyed`)."""
+def key_for(source: Any, entry: str, filename: str) -> Any:
+    """The code key for ``entry`` of a source, or ``None`` when uncached (see :func:`zrun.cache.packs.keyed`)."""
     return keyed(source, entry, filename)[0]
 
 
-def keyed(source: Any, entry: str, filename: str) -> Tuple[Optional[str], Optional[bytes]]:
-    """The code key for ``entry``, and its bytes if the key needed them.
-
-    A member of an archive *file* is keyed by the file's identity (device,
-    inode, size, modification and change times: a rewrite changes the change
-    time, which no user can set) and the member's CRC and size from the index,
-    so a warm run reads nothing from the archive. Everything else (memory
-    sources, zip bytes, whose identity is a length and a CRC anyone can forge)
-    is keyed by a BLAKE2b hash of the bytes; those are returned for compiling.
-    """
-    if directory() is None:
-        return None, None
-    archive = getattr(source, "archive", None)
-    if archive is not None and getattr(source, "has_location", False):
-        member = archive.members.get(filename[len(archive.path) + 1:].replace(os.sep, "/"))
-        if member is not None:
-            return code_key(source.identity(), filename, member.crc, member.size), None
-    data = source.read(entry)
-    return code_key("content", filename, digest(data), len(data)), data
-
-
-def load_code(key: str) -> Optional[CodeType]:
-    """The cached code object for ``key``; ``None`` if absent, damaged or unreadable."""
+def load_entry_code(key: str) -> Optional[CodeType]:
+    """The code object kept in entry ``key``; ``None`` if absent, damaged or not code."""
     payload = load("code", key)
     try:
         code = None if payload is None else marshal.loads(payload)
@@ -208,10 +79,8 @@ def load_code(key: str) -> Optional[CodeType]:
     return code if isinstance(code, CodeType) else None
 
 
-def store_code(key: str, code: CodeType) -> None:
-    """Cache ``code``, unless ``-B``/``PYTHONDONTWRITEBYTECODE`` asked for no bytecode on disk."""
-    if not sys.dont_write_bytecode:
-        store("code", key, marshal.dumps(code))
+def store_entry_code(key: str, code: CodeType) -> None:
+    store("code", key, marshal.dumps(code))
 
 
 def load_index(identity: str) -> Optional[memoryview]:
@@ -235,7 +104,7 @@ def open_index(identity: str) -> Optional[Tuple[Callable[[int, int], bytes], int
     fd = _entry("index", digest("index", identity), cacheroot.open_file)
     if fd is None:
         return None
-    read = _Reader(fd)
+    read = Reader(fd, 16)
     head = read(-16, 16)
     if head[:8] != _HEAD or int.from_bytes(head[8:12], "little") != read.size - 16:
         return None
@@ -258,30 +127,6 @@ def _entry(kind: str, key: str, opener: Callable[[Root, str], Any]) -> Any:
         return None
 
 
-class _Reader:
-    """Reads of an open index entry by position; the descriptor is closed with the reader.
-
-    ``os.pread`` needs no seek, so threads share one descriptor; without it
-    (Windows) a lock orders seek and read.
-    """
-
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-        self.size = os.fstat(fd).st_size
-        self._lock: Any = None if hasattr(os, "pread") else stdlib("_thread").allocate_lock()
-
-    def __call__(self, pos: int, n: int) -> bytes:
-        """``n`` bytes of the payload from ``pos`` (the entry's 16-byte header comes first)."""
-        if self._lock is None:
-            return os.pread(self.fd, n, 16 + pos)
-        with self._lock:
-            os.lseek(self.fd, 16 + pos, os.SEEK_SET)
-            return os.read(self.fd, n)
-
-    def __del__(self) -> None:
-        os.close(self.fd)
-
-
 def load(kind: str, key: str) -> Optional[memoryview]:
     """The payload of entry ``key`` of ``kind``, or ``None`` if absent, short or damaged."""
     data = _entry(kind, key, cacheroot.read_file)
@@ -297,7 +142,7 @@ def load(kind: str, key: str) -> Optional[memoryview]:
 def store(kind: str, key: str, payload: bytes | bytearray) -> None:
     """Write entry ``key`` of ``kind`` atomically; failures (read-only, full disk) are ignored."""
     found = root()
-    if found is None or found.path in _unwritable:
+    if found is None or found.path in unwritable:
         return
     zlib = stdlib("zlib")
     head = _HEAD + len(payload).to_bytes(4, "little") + zlib.crc32(payload).to_bytes(4, "little")
@@ -310,7 +155,7 @@ def store(kind: str, key: str, payload: bytes | bytearray) -> None:
     except FileNotFoundError:  # a folder removed by a concurrent clear: made again next time
         found.checked.discard(shard)
     except OSError:
-        _unwritable.add(found.path)  # read-only, full or forbidden: stop trying in this process
+        unwritable.add(found.path)  # read-only, full or forbidden: stop trying in this process
 
 
 def write_atomically(found: Root, folder: str, name: str, data: bytes, mode: int, durable: bool = False) -> None:

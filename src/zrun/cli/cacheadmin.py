@@ -37,8 +37,8 @@ USAGE = "usage: zrun cache info | prune [--older-than DAYS] | clear\n"
 HELP = (
     USAGE
     + """
-Show or clean zrun's cache of compiled code, archive indexes and extracted
-extension modules (see docs/cache.md).
+Show or clean zrun's cache of compiled code (a pack per archive), archive
+indexes and extracted extension modules (see docs/cache.md).
 
 commands:
   info                    where the cache is, whether it is used, and its size
@@ -61,7 +61,7 @@ def _hex(name: str, length: int) -> bool:
 
 
 def _entries(found: Root) -> Iterator[Entry]:
-    """Every entry zrun wrote: code and index files, extraction folders and locks, and temporaries."""
+    """Every entry zrun wrote: packs, code and index files, extraction folders and locks, and temporaries."""
     for kind in KINDS:
         try:
             cacheroot.folder(found, kind, create=False)

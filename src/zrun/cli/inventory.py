@@ -146,6 +146,7 @@ def _storage(source: Source, location: str, files: List[str], index_cached: bool
 
 def _cached(source: Source, files: List[str], index_cached: bool) -> Dict[str, Any]:
     """How many modules zrun's cache holds compiled code for, and whether extensions are extracted there."""
+    from ..cache import packwrite
     from ..cache import store as cache
     from ..loading.extraction import folder_key
     from ..zip import indexcache
@@ -154,13 +155,13 @@ def _cached(source: Source, files: List[str], index_cached: bool) -> Dict[str, A
     off = Settings().ZRUN_NO_CACHE
     archive: Any = getattr(source, "archive")  # noqa: B009 - a ZipSource, checked by the caller
     sources = [name for name in files if name.endswith(".py")]
-    held = 0
+    wanted = {}
     for name in sources:
         filename = source.filename(name)
         member = archive.members.get(filename[len(archive.path) + 1 :].replace(os.sep, "/"))
         if member is not None:
-            key = cache.code_key(source.identity(), filename, member.crc, member.size)
-            held += os.path.isfile(os.path.join(root, "code", key[:2], key[2:]))
+            wanted[filename] = (member.crc, member.size)
+    held = packwrite.count_held(root, source.identity(), wanted)
     extracted = os.path.isdir(os.path.join(root, "ext", folder_key(source.identity())))
     return {
         "directory": root,

@@ -126,10 +126,11 @@ def compile_cached(source: Any, entry: str, filename: str, compiler: Callable[[b
     """Code for source ``entry`` from zrun's cache, else compiled once and stored there.
 
     zipimport compiles archive members on every run; here later processes
-    unmarshal what the first one compiled (see :mod:`zrun.cache.store` for the key).
+    unmarshal what the first one compiled: from the archive's pack (:mod:`zrun.cache.packs`),
+    read once per process, and written once, at exit, when something was compiled.
     The cache is imported on first use, so runs that compile nothing skip it.
     """
-    from ..cache import store as cache
+    from ..cache import packs as cache
 
     key, data = cache.keyed(source, entry, filename)
     code = cache.load_code(key) if key is not None else None
