@@ -122,8 +122,8 @@ def damage(path: Path, how: str) -> None:
             "header only": data[:32],
             "truncated": data[: len(data) // 2],
             "one byte off": data[:-1],
-            "flipped": data[:-3] + bytes([data[-3] ^ 0xFF]) + data[-2:],
-            "flipped index": data[:40] + bytes([data[40] ^ 0xFF]) + data[41:],
+            "flipped": data[:40] + bytes([data[40] ^ 0xFF]) + data[41:],  # in the first module's code
+            "flipped index": data[:-40] + bytes([data[-40] ^ 0xFF]) + data[-39:],  # the index comes last
             "magic": b"XXXX" + data[4:],
             "other interpreter": bytes(header) + data[32:],
             "garbage": os.urandom(len(data)),
@@ -190,7 +190,7 @@ def test_too_large_pack_is_not_read(root: Path, tmp_path: Path, monkeypatch: pyt
     run(archive, root)
     (pack,) = files(root, "pack")
     source = zrun.ZipSource(str(archive))
-    key = packs.key_for(source, "app/m000.py", source.filename("app/m000.py"))
+    key = packs.keyed(source, "app/m000.py", source.filename("app/m000.py"))[0]
     assert packs.load_code(key) is not None  # type: ignore[arg-type]
     zrun.cache.reset()  # as in a later process
     monkeypatch.setattr(packs, "MAX_BYTES", pack.stat().st_size - 1)
@@ -240,7 +240,7 @@ def test_concurrent_writers_both_leave_a_valid_pack(root: Path, tmp_path: Path) 
         (pack,) = files(root, "pack")
         assert [p for p in root.rglob("*.tmp")] == []
         out, compiled, opened, err = run(archive, root)
-        assert out == expected(40, range(40)) and err == "" and opened == 1
+        assert out == expected(40, range(40)) and err == "" and opened == (1 if compiled == 0 else 2), "the pack (and a new one's spool)"
         assert compiled <= 21, "each writer left a whole pack: at most the other half is missing"
         pack.unlink()  # the next round starts cold again
 
@@ -289,3 +289,30 @@ def test_cache_admin_lists_prunes_and_clears_packs(root: Path, tmp_path: Path, c
     os.utime(pack, (then, then))
     assert cacheadmin.prune(30)[0] == 1 and not pack.exists() and temporary.exists()
     assert cacheadmin.clear()[0] == 2 and not old_style.exists() and not temporary.exists()
+
+
+FORKING = """
+import os, sys, zrun
+archive = sys.argv[1]
+zrun.run(f"{archive}:app.main", ["m000", "m001"], isolate=True)  # spooled by this process
+pid = os.fork()
+if pid == 0:  # the child compiles other modules, then exits through atexit
+    zrun.run(f"{archive}:app.main", ["m002"], isolate=True)
+    sys.exit(0)
+_, status = os.waitpid(pid, 0)
+assert status == 0, status
+zrun.run(f"{archive}:app.main", ["m003"], isolate=True)
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_leaves_its_parent_s_pack_whole(root: Path, tmp_path: Path) -> None:
+    archive = app(tmp_path, 5)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONDONTWRITEBYTECODE")}
+    env["ZRUN_CACHE_DIR"] = str(root)
+    forked = subprocess.run([sys.executable, "-c", FORKING, str(archive)], env=env, capture_output=True, text=True, timeout=120)
+    assert forked.returncode == 0 and forked.stderr == "", forked.stderr
+    assert [p for p in root.rglob("*.tmp")] == []
+    out, compiled, opened, err = run(archive, root, "m000", "m001", "m003")
+    assert (out, compiled, opened, err) == ("7\n", 0, 1, ""), "the parent's pack: 1 + 2 + 4"
+    assert run(archive, root, "m002")[1] == 1, "the child kept nothing"

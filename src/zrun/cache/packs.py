@@ -1,20 +1,18 @@
 """Compiled code of archive members: one pack file per archive, read once per process, written once.
 
-A file per module cost a cold run of 2,000 modules ~2,000 creates and renames
-(~0.4 ms each here) and a warm run ~2,000 opens and reads (issue 16). A pack
-(``pack/ab/<38 hex>``; layout in docs/cache.md) holds the code of every module
-compiled from one archive, for one interpreter and optimisation level: its key
-is ``digest("pack", optimize, archive identity)``, and the identity (path,
-device, inode, size, modification and change times) changes whenever the
+A file per module cost 2,000 creates and renames on a cold run of 2,000 modules (issue 16). A pack
+(``pack/ab/<38 hex>``: a header, each module's code, an index; docs/cache.md)
+holds the code of every module compiled from one archive, for one interpreter
+and optimisation level, keyed by ``digest("pack", optimize, archive identity)``:
+the identity (path, device, inode, size, mtime, ctime) changes whenever the
 archive is replaced. A run opens the pack once through the checked root
-(:mod:`zrun.cache.root`), reads header and index in one read, then ``pread``s
-a module's code when it is imported: only what is imported is read and held,
-so peak memory does not grow by the pack's size. An entry is used only if the
-member's CRC and size in the archive's index are the ones it was compiled from
-and its bytes match their CRC-32; anything else (truncated, damaged, another
-interpreter's, too large, another archive's) is a miss, never an error: the
-code is compiled, and the pack rewritten. Code compiled in a run is kept in
-memory and written as ONE new pack at exit (:func:`flush`, :mod:`zrun.cache.packwrite`).
+(:mod:`zrun.cache.root`), reads its header and index, then reads a module's
+code (``pread``) when it is imported, so only what is imported is read and held.
+An entry is used only if the member's CRC and size in the archive's index are
+the ones it was compiled from and its bytes match their CRC-32; anything else
+(truncated, damaged, another interpreter's, too large, another archive's) is a
+miss, never an error: the code is compiled and the pack rewritten, by
+:mod:`zrun.cache.packwrite`, as ONE new file at exit (:func:`flush`).
 """
 
 from __future__ import annotations
@@ -32,7 +30,9 @@ from .root import Untrusted
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Dict, List, Optional, Tuple, Union
+    from typing import Any, Dict, Optional, Tuple, Union
+
+    from .packwrite import Spool
 
     Key = Union["Slot", str]
 
@@ -42,22 +42,16 @@ MAX_BYTES = 1 << 30  # a pack larger than this is neither read nor written: the 
 _packs: Dict[str, Pack] = {}  # pack key -> the pack as this process knows it
 _keys: Dict[Tuple[int, str], str] = {}  # (optimize, archive identity) -> pack key: one hash per archive, not per module
 _lock = stdlib("_thread").allocate_lock()
-_flushing: List[bool] = []  # atexit hook registered
 
 
 class Slot(tuple):  # type: ignore[type-arg]
-    """Where the code of one archive member lives: its pack, and what the member must still be (CRC, size)."""
+    """Where the code of one archive member lives: (pack key, archive identity, code filename, member CRC, size)."""
 
     __slots__ = ()
 
     def __new__(cls, pack: str, identity: str, filename: str, crc: int, size: int) -> Slot:
         return tuple.__new__(cls, (pack, identity, filename, crc, size))
 
-    pack = property(lambda self: self[0])
-    identity = property(lambda self: self[1])
-    filename = property(lambda self: self[2])
-    crc = property(lambda self: self[3])
-    size = property(lambda self: self[4])
 
 
 def pack_key(identity: str) -> str:
@@ -72,11 +66,9 @@ def pack_key(identity: str) -> str:
 def keyed(source: Any, entry: str, filename: str) -> Tuple[Optional[Key], Optional[bytes]]:
     """The cache key for ``entry``, and its bytes if the key needed them; ``(None, None)`` when uncached.
 
-    A member of an archive *file* lives in the archive's pack and is found by
-    what its index says (CRC and size), so a warm run reads nothing from the
-    archive. Everything else (memory sources, zip bytes, whose length and CRC
-    anyone can forge) is keyed by a hash of its bytes, one entry file each
-    (:mod:`zrun.cache.store`); those bytes are returned for compiling.
+    A member of an archive *file* is found in the archive's pack by what the index says (CRC, size): a
+    warm run reads nothing from the archive. Memory sources and zip bytes (whose length and CRC anyone
+    can forge) are keyed by a hash of their bytes, an entry file each (:mod:`zrun.cache.store`).
     """
     if directory() is None:
         return None, None
@@ -106,7 +98,7 @@ def store_code(key: Key, code: CodeType) -> None:
     if sys.dont_write_bytecode:
         return
     if isinstance(key, Slot):
-        _pack(key).add(key, marshal.dumps(code))
+        _pack(key).add(key, code)
         return
     from . import store
 
@@ -114,21 +106,16 @@ def store_code(key: Key, code: CodeType) -> None:
 
 
 def flush() -> None:
-    """Write every pack that gained code in this process, each as one new file (its old entries and the new).
+    """Put every pack that gained code in this process into place, each as one file (its old entries and the new).
 
-    Registered with :mod:`atexit` when the first code is kept; :func:`zrun.cache.reset`
-    runs it too. At exit rather than after each run: a host or a test that runs
-    many times still writes once, and a CLI run ends with its process anyway
-    (MEASURED). A process killed before exit (SIGKILL, ``os._exit``) writes
-    nothing: its next run compiles again. Failures are ignored, as for every cache write.
+    Registered with :mod:`atexit`; :func:`zrun.cache.reset` runs it too. At exit rather than after each
+    run: a host or a test that runs many times renames once, and a CLI run ends with its process anyway
+    (MEASURED). A process killed first (SIGKILL, ``os._exit``) renames nothing: its next run compiles again.
     """
     with _lock:
-        dirty = [pack for pack in _packs.values() if pack.dirty]
-    if dirty:
-        from . import packwrite
-
-        for pack in dirty:
-            packwrite.write(pack)
+        dirty = [pack for pack in _packs.values() if pack.spool is not None]
+    for pack in dirty:
+        pack.finish()
 
 
 def _forget() -> None:
@@ -139,32 +126,31 @@ def _forget() -> None:
 
 
 _on_reset.append(_forget)
+stdlib("atexit").register(flush)  # a no-op unless something was compiled
 
 
 def _pack(slot: Slot) -> Pack:
-    pack = _packs.get(slot.pack)
+    pack = _packs.get(slot[0])
     if pack is None:
         with _lock:
-            pack = _packs.setdefault(slot.pack, Pack(slot.pack, slot.identity))
+            pack = _packs.setdefault(slot[0], Pack(slot[0], slot[1]))
     return pack
 
 
-def parse(read: Reader, identity: str) -> Optional[Tuple[Dict[str, Any], int]]:
-    """The index of the pack ``read`` reads, and where its data starts; ``None`` unless it is whole and ``identity``'s."""
+def parse(read: Reader, identity: str) -> Optional[Dict[str, Any]]:
+    """The index of the pack ``read`` reads; ``None`` unless the pack is whole and ``identity``'s."""
     crc32 = stdlib("zlib").crc32
     size = read.size
     if not HEADER <= size <= MAX_BYTES:
         return None
-    first = read(0, min(size, 1 << 18))  # header and index in one read, but for huge packs
-    if first[:8] != MAGIC or crc32(first[:28]) != int.from_bytes(first[28:32], "little"):
+    head = read(0, HEADER)
+    if head[:8] != MAGIC or crc32(head[:28]) != int.from_bytes(head[28:32], "little"):
         return None
-    count, length = int.from_bytes(first[8:12], "little"), int.from_bytes(first[12:16], "little")
-    if HEADER + length + int.from_bytes(first[16:24], "little") != size:
+    count, length, end = (int.from_bytes(head[a:b], "little") for a, b in ((8, 12), (12, 16), (16, 24)))
+    if HEADER + end + length != size:
         return None
-    raw = first[HEADER:HEADER + length]
-    if len(raw) < length:
-        raw += read(len(first), HEADER + length - len(first))
-    if len(raw) != length or crc32(raw) != int.from_bytes(first[24:28], "little"):
+    raw = read(HEADER + end, length)
+    if len(raw) != length or crc32(raw) != int.from_bytes(head[24:28], "little"):
         return None
     try:
         found, entries = marshal.loads(raw)
@@ -172,66 +158,81 @@ def parse(read: Reader, identity: str) -> Optional[Tuple[Dict[str, Any], int]]:
         return None
     if found != identity or not isinstance(entries, dict) or len(entries) != count:
         return None
-    return entries, HEADER + length
+    return entries
 
 
-def payload(read: Reader, start: int, entry: Any, crc: Optional[int] = None, size: Optional[int] = None) -> Optional[bytes]:
+def payload(read: Reader, entry: Any, crc: Optional[int] = None, size: Optional[int] = None) -> Optional[bytes]:
     """The bytes of index ``entry`` if they are whole and (given ``crc`` and ``size``) compiled from that member."""
     if not (isinstance(entry, tuple) and len(entry) == 5 and all(type(value) is int for value in entry)):
         return None
     if crc is not None and (entry[0] != crc or entry[1] != size):
         return None
     offset, length, check = entry[2:]
-    if offset < 0 or length < 0 or start + offset + length > read.size:
+    if offset < 0 or length < 0 or HEADER + offset + length > read.size:
         return None
-    data = read(start + offset, length)
+    data = read(HEADER + offset, length)
     return data if len(data) == length and stdlib("zlib").crc32(data) == check else None
 
 
 class Pack:
-    """One archive's pack as this process sees it: the index read at first use, and the code compiled since."""
+    """One archive's pack as this process sees it: the index read at first use, and the code spooled since."""
 
     def __init__(self, key: str, identity: str) -> None:
         self.key, self.identity = key, identity
-        self.new: Dict[str, Tuple[int, int, bytes]] = {}  # filename -> member CRC, size, marshalled code
-        self.dirty = False
+        self.spool: Optional[Spool] = None  # the pack being written (zrun.cache.packwrite), from the first code kept
+        self._failed = False  # could not be written: keep nothing more
         self._read: Optional[Reader] = None
-        self._index: Optional[Tuple[Dict[str, Any], int]] = None
+        self._index: Optional[Dict[str, Any]] = None
 
     def code(self, slot: Slot) -> Optional[CodeType]:
         """The code of ``slot``'s member, if this pack holds it for the member as it is now."""
-        kept = self.new.get(slot.filename)
-        if kept is not None and kept[:2] == (slot.crc, slot.size):
-            data: Optional[bytes] = kept[2]
-        else:
-            if self._index is None:
-                self._open()
-            read, index = self._read, self._index
-            entry = None if read is None or index is None else index[0].get(slot.filename)
-            try:
-                data = None if entry is None else payload(read, index[1], entry, slot.crc, slot.size)  # type: ignore[arg-type,index]
-            except OSError:
-                data = None
+        filename, crc, size = slot[2:]
+        spool = self.spool
+        kept = None if spool is None else spool.table.get(filename)
         try:
+            if spool is not None and kept is not None and kept[:2] == (crc, size):
+                with _lock:  # not while another thread appends
+                    data = spool.read(kept)
+            else:
+                if self._index is None:
+                    self._open()
+                read, entry = self._read, (self._index or {}).get(filename)
+                data = None if read is None or entry is None else payload(read, entry, crc, size)
             code = None if data is None else marshal.loads(data)
-        except (EOFError, ValueError, TypeError):
+        except (OSError, EOFError, ValueError, TypeError):
             return None
         return code if isinstance(code, CodeType) else None
 
-    def add(self, slot: Slot, data: bytes) -> None:
-        """Keep code compiled for ``slot``'s member, to be written with the pack at exit."""
+    def add(self, slot: Slot, code: CodeType) -> None:
+        """Spool code compiled for ``slot``'s member, to be renamed into place with the pack at exit."""
+        from . import packwrite
+
         with _lock:
-            self.new[slot.filename] = (slot.crc, slot.size, data)
-            self.dirty = True
-            if not _flushing:
-                _flushing.append(True)
-                stdlib("atexit").register(flush)
+            if self.spool is None and not self._failed:
+                self.spool = packwrite.start(self.key, self.identity)
+                self._failed = self.spool is None
+            if self.spool is not None:
+                try:
+                    self.spool.add(slot[2], slot[3], slot[4], code)
+                except OSError:  # a full disk: nothing more from this pack
+                    self.spool.abandon()
+                    self.spool, self._failed = None, True
+
+    def finish(self) -> None:
+        """Write the spooled pack into place (see :func:`flush`); this process then reads what it wrote."""
+        from . import packwrite
+
+        with _lock:
+            spool, self.spool = self.spool, None
+            done = None if spool is None else packwrite.finish(spool)
+            if done is not None:
+                self._read, self._index = done
 
     def _open(self) -> None:
         with _lock:
             if self._index is not None:
                 return
-            self._index = ({}, 0)  # absent, damaged or untrusted: empty
+            self._index = {}  # absent, damaged or untrusted: empty
             found = checked_root()
             if found is None:
                 return
@@ -247,4 +248,3 @@ class Pack:
                 return
             if index is not None:
                 self._read, self._index = read, index
-

@@ -1,20 +1,29 @@
-"""Packs (:mod:`zrun.cache.packs`) read whole or written: what is on disk now plus this process's code, as one file.
+"""Writing a pack (:mod:`zrun.cache.packs`): code spooled to one temporary file as it is compiled, renamed at exit.
 
-Imported only at exit, when a process has compiled something to keep, and by ``zrun info``.
+Imported when a process compiles its first module to keep (cold runs only), and by ``zrun info``.
 
-Concurrency: two processes that compiled from the same archive both write at
-exit. Each reads the pack as it is on disk *then* (not as it was when the run
-started), adds its own entries (its own win: they were compiled from the
-member as it is), writes the whole under a temporary name and renames it into
-place. A rename is atomic, so a reader opens the old pack or the new one,
-never half of one; if both processes read before either renamed, the last
-rename wins and the loser's entries are compiled again by a later run, which
-adds them. No lock, so a writer never waits.
+Memory: each module's code is marshalled when it is compiled and appended to
+the pack's temporary file (``<name>.<pid>-<thread>.tmp``, through a 64 KiB
+buffer: a few ``write`` calls in all, never a file per module), so a cold run
+holds neither the code objects nor their bytes (holding the code objects cost
+10 MB more peak RSS for 2,000 modules, their bytes 25 MB). At exit
+:meth:`Spool.finish` appends the entries of the pack on disk *then* that this
+process did not compile, the index, then writes the header at the front and
+renames the file into place.
 
-Durability follows the rule for code and index entries (:func:`zrun.cache.store.write_atomically`):
-no ``fsync``. The header's CRCs expose a pack torn by a crash, and it is then
-ignored and rebuilt; an ``fsync`` per write cost a first run several times more
-on this machine's shared disk (docs/cache.md).
+Concurrency: two processes that compiled from the same archive each spool to
+their own temporary file and rename it at exit, each holding what was on disk
+when it finished; a rename is atomic, so a reader opens the old pack or a new
+one, never half of one. If both finish before seeing the other's pack, the
+last rename wins and the other's entries are compiled again by a later run,
+which adds them. No lock, so a writer never waits. A forked child never
+touches its parent's spool (it checks the process id).
+
+Durability follows the rule for code and index entries
+(:func:`zrun.cache.store.write_atomically`): no ``fsync``. The header's CRCs
+expose a pack torn by a crash, which is then ignored and rebuilt. A process
+killed before exit leaves its temporary file, which ``zrun cache prune``
+removes once it is ten minutes old.
 """
 
 from __future__ import annotations
@@ -25,69 +34,162 @@ import os
 from ..stdlib import stdlib
 from . import Reader, checked_root, distrust, unwritable
 from . import root as cacheroot
-from .packs import HEADER, MAGIC, MAX_BYTES, Pack, pack_key, parse, payload
+from .packs import HEADER, MAGIC, MAX_BYTES, pack_key, parse, payload
 from .root import Untrusted
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Dict, Tuple
+    from types import CodeType
+    from typing import Any, Dict, Optional, Tuple
 
     from .root import Root
 
+_BUFFER = 1 << 16
 
-def write(pack: Pack) -> None:
-    """Write ``pack`` (on-disk entries and new ones) in place of the current file; failures are ignored."""
+
+class Spool:
+    """The temporary file a pack is being written to: new entries appended, the rest at :meth:`finish`."""
+
+    def __init__(self, found: Root, shard: str, name: str, identity: str) -> None:
+        """Create the temporary file (:class:`OSError`, :class:`~zrun.cache.root.Untrusted` if it cannot be)."""
+        import _thread
+
+        self.found, self.shard, self.name, self.identity = found, shard, name, identity
+        self.pid = os.getpid()
+        cacheroot.folder(found, shard, create=True)
+        self.tmp = f"{shard}/{name}.{self.pid}-{_thread.get_ident()}.tmp"
+        self.fd = found.open(self.tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+        self.table: Dict[str, Tuple[int, int, int, int, int]] = {}  # filename -> member CRC, size, offset, length, CRC-32
+        self.buffer = bytearray(HEADER)  # room for the header, written last
+        self.end = 0  # data bytes so far (offsets count from the end of the header)
+
+    def add(self, filename: str, crc: int, size: int, code: CodeType) -> None:
+        """Append ``code`` for that member (replacing what this process appended for it before)."""
+        self._mine()
+        data = marshal.dumps(code)
+        if HEADER + self.end + len(data) > MAX_BYTES - (1 << 20):  # room for the index
+            return
+        self.table[filename] = (crc, size, self.end, len(data), stdlib("zlib").crc32(data))
+        self.buffer += data
+        self.end += len(data)
+        if len(self.buffer) >= _BUFFER:
+            self._drain()
+
+    def read(self, entry: Tuple[int, int, int, int, int]) -> Optional[bytes]:
+        """The bytes of an entry appended here (for a module imported again in this process)."""
+        self._drain()
+        return payload(Reader(os.dup(self.fd)), entry)
+
+    def finish(self) -> Tuple[Reader, Dict[str, Any]]:
+        """Add the on-disk pack's other entries, the index and the header; rename into place; return a reader of it."""
+        old = on_disk(self.found, f"{self.shard}/{self.name}", self.identity)
+        if old is not None:
+            read, entries = old
+            for filename, entry in entries.items():
+                if filename not in self.table and isinstance(filename, str):
+                    data = payload(read, entry)
+                    if data is not None and HEADER + self.end + len(data) <= MAX_BYTES - (1 << 20):
+                        self.table[filename] = (*entry[:2], self.end, len(data), entry[4])
+                        self.buffer += data
+                        self.end += len(data)
+                        if len(self.buffer) >= _BUFFER:
+                            self._drain()
+        index = marshal.dumps((self.identity, self.table))
+        self.buffer += index
+        self._drain()
+        from .store import write_all
+
+        os.lseek(self.fd, 0, os.SEEK_SET)
+        write_all(self.fd, header(len(self.table), index, self.end))
+        self.found.replace(self.tmp, f"{self.shard}/{self.name}")
+        return Reader(self.fd), dict(self.table)
+
+    def abandon(self) -> None:
+        """Close and remove the temporary file (a failed write, or a fork's inherited spool: then only close)."""
+        try:
+            os.close(self.fd)
+        except OSError:
+            pass
+        if os.getpid() == self.pid:
+            from .store import discard
+
+            discard(self.found, self.tmp)
+
+    def _mine(self) -> None:
+        """A forked child must neither write to its parent's file nor read it back (it keeps nothing)."""
+        if os.getpid() != self.pid:
+            raise ChildProcessError("a spool of the parent process")
+
+    def _drain(self) -> None:
+        self._mine()
+        if self.buffer:
+            from .store import write_all
+
+            write_all(self.fd, self.buffer)
+            self.buffer = bytearray()
+
+
+def start(key: str, identity: str) -> Optional[Spool]:
+    """A spool for the pack ``key``, or ``None`` when the cache cannot be written (then nothing is kept)."""
     found = checked_root()
     if found is None or found.path in unwritable:
-        return
-    shard = f"pack/{pack.key[:2]}"
+        return None
     try:
-        cacheroot.folder(found, shard, create=True)
-        entries = {**on_disk(found, f"{shard}/{pack.key[2:]}", pack.identity), **pack.new}
-        data = encode(pack.identity, entries)
-        if len(data) <= MAX_BYTES:
-            from .store import write_atomically
-
-            write_atomically(found, shard, pack.key[2:], data, 0o600)
-        pack.dirty = False
+        return Spool(found, f"pack/{key[:2]}", key[2:], identity)
     except Untrusted as exc:
         distrust(exc)
-    except FileNotFoundError:  # a folder removed by a concurrent clear: made again next time
-        found.checked.discard(shard)
     except OSError:
         unwritable.add(found.path)  # read-only, full or forbidden: stop trying in this process
+    return None
 
 
-def on_disk(found: Root, rel: str, identity: str) -> Dict[str, Tuple[int, int, bytes]]:
-    """The intact entries of the pack at ``rel`` if it is ``identity``'s; none if it is absent or damaged."""
+def finish(spool: Spool) -> Optional[Tuple[Reader, Dict[str, Any]]]:
+    """:meth:`Spool.finish`, or ``None`` when it failed (the temporary file is then removed; an interrupt goes on)."""
+    if os.getpid() != spool.pid:  # a forked child: its parent finishes this spool
+        spool.abandon()
+        return None
+    try:
+        return spool.finish()
+    except Untrusted as exc:
+        spool.abandon()
+        distrust(exc)
+    except OSError:
+        spool.abandon()
+        unwritable.add(spool.found.path)
+    except BaseException:
+        spool.abandon()
+        raise
+    return None
+
+
+def on_disk(found: Root, rel: str, identity: str) -> Optional[Tuple[Reader, Dict[str, Any]]]:
+    """A reader and the index of the pack at ``rel`` if it is whole and ``identity``'s."""
     try:
         read = Reader(cacheroot.open_file(found, rel))
     except FileNotFoundError:
-        return {}
-    parsed = parse(read, identity)
-    if parsed is None:
-        return {}
-    index, start = parsed
-    kept = {}
-    for filename, entry in index.items():
-        data = payload(read, start, entry)
-        if isinstance(filename, str) and data is not None:
-            kept[filename] = (entry[0], entry[1], data)
-    return kept
+        return None
+    index = parse(read, identity)
+    return None if index is None else (read, index)
 
 
 def encode(identity: str, entries: Dict[str, Tuple[int, int, bytes]]) -> bytes:
-    """The bytes of a pack holding ``entries`` (filename -> member CRC, member size, marshalled code)."""
+    """The bytes of a pack holding ``entries`` (filename -> member CRC, member size, marshalled code), as :class:`Spool` writes it."""
     crc32 = stdlib("zlib").crc32
-    table, chunks, offset = {}, [], 0
+    table, chunks, end = {}, [], 0
     for filename, (crc, size, data) in entries.items():
-        table[filename] = (crc, size, offset, len(data), crc32(data))
+        table[filename] = (crc, size, end, len(data), crc32(data))
         chunks.append(data)
-        offset += len(data)
+        end += len(data)
     index = marshal.dumps((identity, table))
-    head = MAGIC + b"".join(n.to_bytes(w, "little") for n, w in ((len(table), 4), (len(index), 4), (offset, 8), (crc32(index), 4)))
-    assert len(head) == HEADER - 4
-    return b"".join([head, crc32(head).to_bytes(4, "little"), index, *chunks])
+    return b"".join([header(len(table), index, end), *chunks, index])
+
+
+def header(count: int, index: bytes, end: int) -> bytes:
+    """The 32 bytes at the front of a pack of ``count`` entries, ``end`` bytes of code, then ``index``."""
+    crc32 = stdlib("zlib").crc32
+    fields = ((count, 4), (len(index), 4), (end, 8), (crc32(index), 4))
+    head = MAGIC + b"".join(n.to_bytes(width, "little") for n, width in fields)
+    return bytes(head + crc32(head).to_bytes(4, "little"))
 
 
 def count_held(folder: str, identity: str, members: Dict[str, Tuple[int, int]]) -> int:
@@ -101,8 +203,7 @@ def count_held(folder: str, identity: str, members: Dict[str, Tuple[int, int]]) 
         read = Reader(os.open(os.path.join(folder, "pack", key[:2], key[2:]), os.O_RDONLY | getattr(os, "O_BINARY", 0)))
     except OSError:
         return 0
-    parsed = parse(read, identity)
-    if parsed is None:
+    index = parse(read, identity)
+    if index is None:
         return 0
-    index = parsed[0]
     return sum(1 for name, want in members.items() if isinstance(index.get(name), tuple) and index[name][:2] == want)

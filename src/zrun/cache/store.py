@@ -33,7 +33,7 @@ from .root import Untrusted
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Callable, Optional, Tuple
+    from typing import Any, Callable, Optional, Tuple, Union
 
     from .root import Root
 
@@ -158,8 +158,12 @@ def store(kind: str, key: str, payload: bytes | bytearray) -> None:
         unwritable.add(found.path)  # read-only, full or forbidden: stop trying in this process
 
 
-def write_atomically(found: Root, folder: str, name: str, data: bytes, mode: int, durable: bool = False) -> None:
+def write_atomically(found: Root, folder: str, name: str, data: Union[bytes, Callable[[int], None]], mode: int,
+                     durable: bool = False) -> None:
     """Write a temporary file in ``folder`` (relative to the root) and rename it to ``name``.
+
+    ``data`` is the bytes, or a function that writes them to the descriptor it
+    is given (a pack is written entry by entry, never held whole in memory).
 
     The temporary file is removed whatever stops the write, an interrupt too,
     so a file is either whole under its final name or not there at all. With
@@ -178,7 +182,10 @@ def write_atomically(found: Root, folder: str, name: str, data: bytes, mode: int
     try:
         fd = found.open(tmp, flags, mode)
         try:
-            write_all(fd, data)
+            if callable(data):
+                data(fd)
+            else:
+                write_all(fd, data)
             if durable:
                 os.fsync(fd)
         finally:
