@@ -30,6 +30,7 @@ import pytest
 
 import zrun
 import zrun.cache
+from zrun.cache import packs
 from zrun.cache import store as cache
 from zrun.cli import cacheadmin
 from zrun.loading import extensions as extensions_module
@@ -133,7 +134,7 @@ def test_no_cache_variable(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ZRUN_NO_CACHE", "1")
     reset()
     assert cache.directory() is None
-    assert cache.key_for(zrun.MemorySource({"m.py": "x = 1"}), "m.py", "<m>/m.py") is None
+    assert packs.key_for(zrun.MemorySource({"m.py": "x = 1"}), "m.py", "<m>/m.py") is None
     cache.store_index("id", b"data")
     assert not root.exists()
     monkeypatch.setenv("ZRUN_NO_CACHE", "0")  # "0" means "not disabled"
@@ -237,23 +238,23 @@ def test_zip_key_comes_from_the_index(root: Path, tmp_path: Path, monkeypatch: p
         z.writestr("pkg/m.py", "x = 1\n")
     source = zrun.ZipSource(str(archive))
     monkeypatch.setattr(source, "read", lambda name: pytest.fail("a zip member's key must not read it"))
-    key = cache.key_for(source, "pkg/m.py", source.filename("pkg/m.py"))
+    key = packs.key_for(source, "pkg/m.py", source.filename("pkg/m.py"))
     again = zrun.ZipSource(str(archive))
-    assert key is not None and key == cache.key_for(again, "pkg/m.py", again.filename("pkg/m.py"))
+    assert key is not None and key == packs.key_for(again, "pkg/m.py", again.filename("pkg/m.py"))
     time.sleep(0.01)
     with zipfile.ZipFile(archive, "w") as z:
         z.writestr("pkg/m.py", "x = 2\n")
     clear_cache()
     changed = zrun.ZipSource(str(archive))
-    assert cache.key_for(changed, "pkg/m.py", changed.filename("pkg/m.py")) != key
+    assert packs.key_for(changed, "pkg/m.py", changed.filename("pkg/m.py")) != key
 
 
 def test_memory_key_is_a_content_hash(root: Path) -> None:
     a = zrun.MemorySource({"m.py": "x = 1\n"}, name="a")
     b = zrun.MemorySource({"m.py": "x = 2\n"}, name="b")
-    key_a, key_b = (cache.key_for(s, "m.py", "<memory:p>/m.py") for s in (a, b))
+    key_a, key_b = (packs.key_for(s, "m.py", "<memory:p>/m.py") for s in (a, b))
     assert key_a != key_b
-    assert key_a == cache.key_for(zrun.MemorySource({"m.py": "x = 1\n"}), "m.py", "<memory:p>/m.py")
+    assert key_a == packs.key_for(zrun.MemorySource({"m.py": "x = 1\n"}), "m.py", "<memory:p>/m.py")
 
 
 def damage(path: Path, how: str) -> None:

@@ -545,7 +545,7 @@ def run_as(users: Users, who: str, argv: List[str], env: Dict[str, str]) -> subp
 PLANT = """
 import os, sys, zipfile
 from zrun import ZipSource
-from zrun.cache import packs
+from zrun.cache import packs, packwrite
 from zrun.cache import store as cache
 from zrun.loading import extraction as extract
 archive, planted_so = sys.argv[1], sys.argv[2]
@@ -554,11 +554,11 @@ with zipfile.ZipFile(archive) as z:
     names = [n for n in z.namelist() if n.endswith(".py")]
 for name in names:
     filename = source.filename(name)
-    key = cache.key_for(source, name, filename)
-    cache.store_code(key, compile("print('PLANTED code')", filename, "exec"))
+    key = packs.key_for(source, name, filename)
+    packwrite.store_code(key, compile("print('PLANTED code')", filename, "exec"))
 for so in [n for n in ZipSource(archive).files() if n.endswith(sys.argv[3]) and planted_so != "-"]:
     extract.extract(source.identity(), {so: lambda: open(planted_so, "rb").read()})
-packs.flush()  # the code pack now, not at exit: the modes below must cover it
+packwrite.flush()  # the code pack now, not at exit: the modes below must cover it
 for dirpath, dirnames, filenames in os.walk(cache.directory()):
     for name in dirnames + filenames:
         os.chmod(os.path.join(dirpath, name), 0o755)

@@ -224,7 +224,7 @@ def test_fault_in_one_restore_part_restores_the_others(
 
 CACHE_WRITES: Dict[str, Callable[..., bool]] = {
     "the cache tag": lambda fd, data: bytes(data[:10]) == b"Signature:",
-    "a code pack": lambda fd, data: bytes(data[:4]) == b"ZRP1",  # written at exit: packs.flush() below
+    "a code pack": lambda fd, data: bytes(data[:4]) == b"ZRP1",  # written at exit: packwrite.flush() below
 }
 
 
@@ -232,7 +232,7 @@ CACHE_WRITES: Dict[str, Callable[..., bool]] = {
 @pytest.mark.parametrize("what", list(CACHE_WRITES))
 def test_fault_while_writing_the_cache(what: str, fault: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Interrupted mid-write, the cache holds no half-written file; an I/O error there only means an uncached run."""
-    import zrun.cache.packs
+    import zrun.cache.packwrite
     import zrun.cache.store
 
     archive = write_zip(tmp_path / "app.zip", PACKAGE)
@@ -245,7 +245,7 @@ def test_fault_while_writing_the_cache(what: str, fault: str, tmp_path: Path, mo
     error = FAULTS[fault]()
     try:
         fired = _fire_once(monkeypatch, zrun.cache.store, "write_all", error, CACHE_WRITES[what])
-        raised = _outcome(lambda: (zrun.run(f"{archive}:pkg.mod", isolate=True), zrun.cache.packs.flush()))
+        raised = _outcome(lambda: (zrun.run(f"{archive}:pkg.mod", isolate=True), zrun.cache.packwrite.flush()))
         monkeypatch.undo()
         assert fired, "the run wrote nothing to the cache"
         if isinstance(error, OSError):

@@ -76,6 +76,7 @@ def _timed(started: float) -> str:
 
 def _wrap_all() -> None:
     from .cache import packs as cache  # what zrun.loading.bytecode.compile_cached calls
+    from .cache import packwrite
     from .engine import run as engine
     from .engine import steps as runsteps
     from .loading import extensions as extract
@@ -83,7 +84,7 @@ def _wrap_all() -> None:
     from .zip import archive
 
     _wrap(cache, "load_code", _note_load)
-    _wrap(cache, "store_code", _note_store)
+    _wrap(packwrite, "store_code", _note_store)
     _wrap(cache, "keyed", _note_key)
     _wrap(moduleloader, "shipped_pyc_code", _note_shipped)
     _wrap(loader.ModuleLoader, "get_code", _report_code)

@@ -87,7 +87,7 @@ def reset() -> None:
 
     Code compiled but not yet written goes to the directory it was meant for first.
     """
-    for hook in _on_reset:
+    for hook in reversed(_on_reset):  # the last registered first: packs are written before they are forgotten
         hook()
     for found in _checked:
         if found is not None:

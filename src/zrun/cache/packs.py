@@ -12,7 +12,7 @@ An entry is used only if the member's CRC and size in the archive's index are
 the ones it was compiled from and its bytes match their CRC-32; anything else
 (truncated, damaged, another interpreter's, too large, another archive's) is a
 miss, never an error: the code is compiled and the pack rewritten, by
-:mod:`zrun.cache.packwrite`, as ONE new file at exit (:func:`flush`).
+:mod:`zrun.cache.packwrite`, as ONE new file at exit.
 """
 
 from __future__ import annotations
@@ -32,16 +32,14 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Dict, Optional, Tuple, Union
 
-    from .packwrite import Spool
-
     Key = Union["Slot", str]
 
 MAGIC = b"ZRP1" + MAGIC_NUMBER
 HEADER = 32
 MAX_BYTES = 1 << 30  # a pack larger than this is neither read nor written: the code is compiled instead
-_packs: Dict[str, Pack] = {}  # pack key -> the pack as this process knows it
+known: Dict[str, Pack] = {}  # pack key -> the pack as this process knows it
 _keys: Dict[Tuple[int, str], str] = {}  # (optimize, archive identity) -> pack key: one hash per archive, not per module
-_lock = stdlib("_thread").allocate_lock()
+lock = stdlib("_thread").allocate_lock()  # for known, and every pack's spool
 
 
 class Slot(tuple):  # type: ignore[type-arg]
@@ -87,54 +85,33 @@ def keyed(source: Any, entry: str, filename: str) -> Tuple[Optional[Key], Option
 def load_code(key: Key) -> Optional[CodeType]:
     """The cached code for ``key``; ``None`` if absent, stale, damaged or unreadable."""
     if isinstance(key, Slot):
-        return _pack(key).code(key)
+        return pack_for(key).code(key)
     from . import store
 
-    return store.load_entry_code(key)
+    return store.load_code(key)
 
 
-def store_code(key: Key, code: CodeType) -> None:
-    """Keep ``code``, unless ``-B``/``PYTHONDONTWRITEBYTECODE`` asked for no bytecode on disk."""
-    if sys.dont_write_bytecode:
-        return
-    if isinstance(key, Slot):
-        _pack(key).add(key, code)
-        return
-    from . import store
-
-    store.store_entry_code(key, code)
+def key_for(source: Any, entry: str, filename: str) -> Optional[Key]:
+    """The cache key for ``entry`` of a source, or ``None`` when uncached (see :func:`keyed`)."""
+    return keyed(source, entry, filename)[0]
 
 
-def flush() -> None:
-    """Put every pack that gained code in this process into place, each as one file (its old entries and the new).
-
-    Registered with :mod:`atexit`; :func:`zrun.cache.reset` runs it too. At exit, not after each run: a host
-    running many times renames once, a CLI run ends with its process anyway, and renaming costs ~1 ms (the code
-    was spooled as compiled, ~6 µs a module, docs/cache.md). Killed first (SIGKILL, ``os._exit``): nothing.
-    """
-    with _lock:
-        dirty = [pack for pack in _packs.values() if pack.spool is not None]
-    for pack in dirty:
-        pack.finish()
+def pack_for(slot: Slot) -> Pack:
+    """The pack ``slot`` belongs to, as this process knows it."""
+    pack = known.get(slot[0])
+    if pack is None:
+        with lock:
+            pack = known.setdefault(slot[0], Pack(slot[0], slot[1]))
+    return pack
 
 
 def _forget() -> None:
-    flush()
-    with _lock:
-        _packs.clear()
+    with lock:
+        known.clear()
         _keys.clear()
 
 
 _on_reset.append(_forget)
-stdlib("atexit").register(flush)  # a no-op unless something was compiled
-
-
-def _pack(slot: Slot) -> Pack:
-    pack = _packs.get(slot[0])
-    if pack is None:
-        with _lock:
-            pack = _packs.setdefault(slot[0], Pack(slot[0], slot[1]))
-    return pack
 
 
 def parse(read: Reader, identity: str) -> Optional[Dict[str, Any]]:
@@ -179,10 +156,10 @@ class Pack:
 
     def __init__(self, key: str, identity: str) -> None:
         self.key, self.identity = key, identity
-        self.spool: Optional[Spool] = None  # the pack being written (zrun.cache.packwrite), from the first code kept
-        self._failed = False  # could not be written: keep nothing more
-        self._read: Optional[Reader] = None
-        self._index: Optional[Dict[str, Any]] = None
+        self.spool: Any = None  # the zrun.cache.packwrite.Spool it is being written to, from the first code kept
+        self.failed = False  # could not be written: keep nothing more
+        self.read: Optional[Reader] = None
+        self.index: Optional[Dict[str, Any]] = None
 
     def code(self, slot: Slot) -> Optional[CodeType]:
         """The code of ``slot``'s member, if this pack holds it for the member as it is now."""
@@ -191,48 +168,23 @@ class Pack:
         kept = None if spool is None else spool.table.get(filename)
         try:
             if spool is not None and kept is not None and kept[:2] == (crc, size):
-                with _lock:  # not while another thread appends
+                with lock:  # not while another thread appends
                     data = spool.read(kept)
             else:
-                if self._index is None:
+                if self.index is None:
                     self._open()
-                read, entry = self._read, (self._index or {}).get(filename)
+                read, entry = self.read, (self.index or {}).get(filename)
                 data = None if read is None or entry is None else payload(read, entry, crc, size)
             code = None if data is None else marshal.loads(data)
         except (OSError, EOFError, ValueError, TypeError):
             return None
         return code if isinstance(code, CodeType) else None
 
-    def add(self, slot: Slot, code: CodeType) -> None:
-        """Spool code compiled for ``slot``'s member, to be renamed into place with the pack at exit."""
-        from . import packwrite
-
-        with _lock:
-            if self.spool is None and not self._failed:
-                self.spool = packwrite.start(self.key, self.identity)
-                self._failed = self.spool is None
-            if self.spool is not None:
-                try:
-                    self.spool.add(slot[2], slot[3], slot[4], code)
-                except OSError:  # a full disk: nothing more from this pack
-                    self.spool.abandon()
-                    self.spool, self._failed = None, True
-
-    def finish(self) -> None:
-        """Write the spooled pack into place (see :func:`flush`); this process then reads what it wrote."""
-        from . import packwrite
-
-        with _lock:
-            spool, self.spool = self.spool, None
-            done = None if spool is None else packwrite.finish(spool)
-            if done is not None:
-                self._read, self._index = done
-
     def _open(self) -> None:
-        with _lock:
-            if self._index is not None:
+        with lock:
+            if self.index is not None:
                 return
-            self._index = {}  # absent, damaged or untrusted: empty
+            self.index = {}  # absent, damaged or untrusted: empty
             found = checked_root()
             if found is None:
                 return
@@ -247,4 +199,21 @@ class Pack:
             except OSError:
                 return
             if index is not None:
-                self._read, self._index = read, index
+                self.read, self.index = read, index
+
+
+def count_held(folder: str, identity: str, members: Dict[str, Tuple[int, int]]) -> int:
+    """How many of ``members`` (code filename -> member CRC, size) the pack in cache ``folder`` holds code for.
+
+    For ``zrun info``, which reports without creating or adopting a cache: the
+    file is read by path and nothing it holds is run.
+    """
+    key = pack_key(identity)
+    try:
+        read = Reader(os.open(os.path.join(folder, "pack", key[:2], key[2:]), os.O_RDONLY | getattr(os, "O_BINARY", 0)))
+    except OSError:
+        return 0
+    index = parse(read, identity)
+    if index is None:
+        return 0
+    return sum(1 for name, want in members.items() if isinstance(index.get(name), tuple) and index[name][:2] == want)

@@ -1,6 +1,6 @@
 """Writing a pack (:mod:`zrun.cache.packs`): code spooled to one temporary file as it is compiled, renamed at exit.
 
-Imported when a process compiles its first module to keep (cold runs only), and by ``zrun info``.
+Imported when a process compiles its first module to keep (cold runs only).
 
 Memory: each module's code is marshalled when it is compiled and appended to
 the pack's temporary file (``<name>.<pid>-<thread>.tmp``, through a 64 KiB
@@ -30,11 +30,12 @@ from __future__ import annotations
 
 import marshal
 import os
+import sys
 
 from ..stdlib import stdlib
-from . import Reader, checked_root, distrust, unwritable
+from . import Reader, _on_reset, checked_root, distrust, store, unwritable
 from . import root as cacheroot
-from .packs import HEADER, MAGIC, MAX_BYTES, pack_key, parse, payload
+from .packs import HEADER, MAGIC, MAX_BYTES, Slot, known, lock, pack_for, parse, payload
 from .root import Untrusted
 
 TYPE_CHECKING = False
@@ -42,9 +43,50 @@ if TYPE_CHECKING:
     from types import CodeType
     from typing import Any, Dict, Optional, Tuple
 
+    from .packs import Key
     from .root import Root
 
 _BUFFER = 1 << 16
+
+
+def store_code(key: Key, code: CodeType) -> None:
+    """Keep ``code``, unless ``-B``/``PYTHONDONTWRITEBYTECODE`` asked for no bytecode on disk."""
+    if not isinstance(key, Slot):
+        store.store_code(key, code)  # a memory source's: a file of its own
+    elif not sys.dont_write_bytecode:
+        add(key, code)
+
+
+def add(slot: Slot, code: CodeType) -> None:
+    """Spool code compiled for ``slot``'s member, to be renamed into place with its pack at exit."""
+    pack = pack_for(slot)
+    with lock:
+        if pack.spool is None and not pack.failed:
+            pack.spool = start(pack.key, pack.identity)
+            pack.failed = pack.spool is None
+        if pack.spool is not None:
+            try:
+                pack.spool.add(slot[2], slot[3], slot[4], code)
+            except OSError:  # a full disk: nothing more from this pack
+                pack.spool.abandon()
+                pack.spool, pack.failed = None, True
+
+
+def flush() -> None:
+    """Put every pack that gained code in this process into place, each as one file (its old entries and the new).
+
+    Registered with :mod:`atexit`, and run by :func:`zrun.cache.reset`. At exit, not after each run: a
+    host that runs many times renames once, a CLI run ends with its process anyway, and renaming costs
+    ~1 ms (the code was spooled as it was compiled, ~6 µs a module: docs/cache.md). A process killed
+    first (SIGKILL, ``os._exit``) renames nothing, and its next run compiles again. Afterwards this
+    process reads each pack from what it wrote.
+    """
+    with lock:
+        for pack in list(known.values()):
+            spool, pack.spool = pack.spool, None
+            done = None if spool is None else finish(spool)
+            if done is not None:
+                pack.read, pack.index = done
 
 
 class Spool:
@@ -192,18 +234,5 @@ def header(count: int, index: bytes, end: int) -> bytes:
     return bytes(head + crc32(head).to_bytes(4, "little"))
 
 
-def count_held(folder: str, identity: str, members: Dict[str, Tuple[int, int]]) -> int:
-    """How many of ``members`` (code filename -> member CRC, size) the pack in cache ``folder`` holds code for.
-
-    For ``zrun info``, which reports without creating or adopting a cache: the
-    file is read by path and nothing it holds is run.
-    """
-    key = pack_key(identity)
-    try:
-        read = Reader(os.open(os.path.join(folder, "pack", key[:2], key[2:]), os.O_RDONLY | getattr(os, "O_BINARY", 0)))
-    except OSError:
-        return 0
-    index = parse(read, identity)
-    if index is None:
-        return 0
-    return sum(1 for name, want in members.items() if isinstance(index.get(name), tuple) and index[name][:2] == want)
+_on_reset.append(flush)  # zrun.cache.reset() runs the hooks last first: this one before the packs are forgotten
+stdlib("atexit").register(flush)

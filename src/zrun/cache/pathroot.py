@@ -9,18 +9,19 @@ from __future__ import annotations
 
 import os
 
-from .root import _NOFOLLOW, FdRoot
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import List, Tuple
+    from typing import List, Set, Tuple
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)  # as zrun.cache.root's
 
 
-class PathRoot(FdRoot):
-    """The same operations by path, for platforms without ``dir_fd`` (see the module docstring)."""
+class PathRoot:
+    """:class:`zrun.cache.root.FdRoot`'s operations by path, for platforms without ``dir_fd`` (see the module docstring)."""
 
     def __init__(self, path: str) -> None:
-        super().__init__(path, -1)
+        self.path, self.fd = path, -1
+        self.checked: Set[str] = set()
 
     def open(self, rel: str, flags: int, mode: int = 0o600) -> int:
         return os.open(self.full(rel), flags | _NOFOLLOW, mode)
@@ -50,9 +51,15 @@ class PathRoot(FdRoot):
     def sync(self, rel: str) -> None:
         """Folders cannot be opened for ``fsync`` everywhere (Windows): renames there are as durable as NTFS makes them."""
         try:
-            super().sync(rel)
+            fd = os.open(self.full(rel), os.O_RDONLY | _NOFOLLOW)
+        except OSError:
+            return
+        try:
+            os.fsync(fd)
         except OSError:
             pass
+        finally:
+            os.close(fd)
 
     def full(self, rel: str) -> str:
         return os.path.join(self.path, *rel.split("/")) if rel else self.path

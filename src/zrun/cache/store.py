@@ -6,7 +6,7 @@ never share one, and sharded by the digest's first two hex digits
 (``code/ab/<38 hex>``). A header (magic, length, CRC-32) exposes a damaged entry,
 which is then ignored and replaced. Writes go to a temporary name and are renamed
 into place. Code of archive members is not kept here but in one pack per archive
-(:mod:`zrun.cache.packs`); the names other modules used from here are kept.
+(:mod:`zrun.cache.packs`).
 """
 
 from __future__ import annotations
@@ -26,9 +26,6 @@ from . import location as location
 from . import reset as reset
 from . import root as cacheroot
 from . import trusted as trusted
-from .packs import keyed as keyed
-from .packs import load_code as load_code
-from .packs import store_code as store_code
 from .root import Untrusted
 
 TYPE_CHECKING = False
@@ -64,13 +61,8 @@ def code_key(source_identity: str, member: str, crc_or_digest: Any, size: int) -
     return hash_bytes(text.encode("utf-8", "surrogatepass"))
 
 
-def key_for(source: Any, entry: str, filename: str) -> Any:
-    """The code key for ``entry`` of a source, or ``None`` when uncached (see :func:`zrun.cache.packs.keyed`)."""
-    return keyed(source, entry, filename)[0]
-
-
-def load_entry_code(key: str) -> Optional[CodeType]:
-    """The code object kept in entry ``key``; ``None`` if absent, damaged or not code."""
+def load_code(key: str) -> Optional[CodeType]:
+    """The code object kept in entry ``key`` (a memory source's, :func:`code_key`); ``None`` if absent, damaged or not code."""
     payload = load("code", key)
     try:
         code = None if payload is None else marshal.loads(payload)
@@ -79,8 +71,10 @@ def load_entry_code(key: str) -> Optional[CodeType]:
     return code if isinstance(code, CodeType) else None
 
 
-def store_entry_code(key: str, code: CodeType) -> None:
-    store("code", key, marshal.dumps(code))
+def store_code(key: str, code: CodeType) -> None:
+    """Keep ``code`` in entry ``key``, unless ``-B``/``PYTHONDONTWRITEBYTECODE`` asked for no bytecode on disk."""
+    if not sys.dont_write_bytecode:
+        store("code", key, marshal.dumps(code))
 
 
 def load_index(identity: str) -> Optional[memoryview]:
@@ -206,7 +200,7 @@ def discard(found: Root, rel: str) -> None:
         pass
 
 
-def write_all(fd: int, data: bytes) -> None:
+def write_all(fd: int, data: Union[bytes, bytearray]) -> None:
     """Write every byte: ``os.write`` may write fewer than it was given."""
     view = memoryview(data)
     while view:

@@ -146,7 +146,7 @@ def _storage(source: Source, location: str, files: List[str], index_cached: bool
 
 def _cached(source: Source, files: List[str], index_cached: bool) -> Dict[str, Any]:
     """How many modules zrun's cache holds compiled code for, and whether extensions are extracted there."""
-    from ..cache import packwrite
+    from ..cache import packs
     from ..cache import store as cache
     from ..loading.extraction import folder_key
     from ..zip import indexcache
@@ -161,7 +161,7 @@ def _cached(source: Source, files: List[str], index_cached: bool) -> Dict[str, A
         member = archive.members.get(filename[len(archive.path) + 1 :].replace(os.sep, "/"))
         if member is not None:
             wanted[filename] = (member.crc, member.size)
-    held = packwrite.count_held(root, source.identity(), wanted)
+    held = packs.count_held(root, source.identity(), wanted)
     extracted = os.path.isdir(os.path.join(root, "ext", folder_key(source.identity())))
     return {
         "directory": root,

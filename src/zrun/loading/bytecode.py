@@ -127,7 +127,7 @@ def compile_cached(source: Any, entry: str, filename: str, compiler: Callable[[b
 
     zipimport compiles archive members on every run; here later processes
     unmarshal what the first one compiled: from the archive's pack (:mod:`zrun.cache.packs`),
-    read once per process, and written once, at exit, when something was compiled.
+    read once per process; what is compiled is spooled into a new pack (:mod:`zrun.cache.packwrite`), renamed at exit.
     The cache is imported on first use, so runs that compile nothing skip it.
     """
     from ..cache import packs as cache
@@ -137,7 +137,9 @@ def compile_cached(source: Any, entry: str, filename: str, compiler: Callable[[b
     if code is None:
         code = compiler(source.read(entry) if data is None else data, filename)  # read() checks the member's CRC
         if key is not None:
-            cache.store_code(key, code)  # so a member whose data fails its CRC is never stored
+            from ..cache import packwrite
+
+            packwrite.store_code(key, code)  # so a member whose data fails its CRC is never stored
     return code
 
 
