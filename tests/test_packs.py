@@ -316,3 +316,25 @@ def test_a_forked_child_leaves_its_parent_s_pack_whole(root: Path, tmp_path: Pat
     out, compiled, opened, err = run(archive, root, "m000", "m001", "m003")
     assert (out, compiled, opened, err) == ("7\n", 0, 1, ""), "the parent's pack: 1 + 2 + 4"
     assert run(archive, root, "m002")[1] == 1, "the child kept nothing"
+
+
+def test_packs_without_dir_fd(root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where ``dir_fd`` is missing (Windows), the pack is written and read by path (``zrun.cache.pathroot``)."""
+    from zrun.cache import packs, packwrite
+    from zrun.cache import root as cacheroot
+
+    monkeypatch.setattr(cacheroot, "HAVE_DIR_FD", False)
+    zrun.cache.reset()
+    archive = app(tmp_path, 3)
+    source = zrun.ZipSource(str(archive))
+    keys = [packs.key_for(source, name, source.filename(name)) for name in ("app/m000.py", "app/m001.py")]
+    for key, name in zip(keys, ("m000", "m001")):
+        packwrite.store_code(key, compile(f"NAME = {name!r}", name, "exec"))  # type: ignore[arg-type]
+    (spooled,) = files(root, "pack")
+    assert spooled.name.endswith(".tmp"), "spooled, not yet in place"
+    packwrite.flush()
+    assert len(files(root, "pack")) == 1 and list(root.rglob("*.tmp")) == []
+    zrun.cache.reset()  # as in a later process
+    assert type(zrun.cache.checked_root()).__name__ == "PathRoot"
+    loaded = [packs.load_code(key) for key in keys]  # type: ignore[arg-type]
+    assert [code.co_consts[0] if code else None for code in loaded] == ["m000", "m001"]

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 MAGIC = b"ZRP1" + MAGIC_NUMBER
 HEADER = 32
+READERS = 8  # packs known at once beside those being written; the oldest is forgotten first (hosts run many archives)
 MAX_BYTES = 1 << 30  # a pack larger than this is neither read nor written: the code is compiled instead
 known: Dict[str, Pack] = {}  # pack key -> the pack as this process knows it
 _keys: Dict[Tuple[int, str], str] = {}  # (optimize, archive identity) -> pack key: one hash per archive, not per module
@@ -57,6 +58,8 @@ def pack_key(identity: str) -> str:
     level = sys.flags.optimize
     key = _keys.get((level, identity))
     if key is None:
+        if len(_keys) >= READERS:
+            _keys.clear()
         key = _keys[level, identity] = digest("pack", level, identity)
     return key
 
@@ -101,6 +104,9 @@ def pack_for(slot: Slot) -> Pack:
     pack = known.get(slot[0])
     if pack is None:
         with lock:
+            idle = [key for key, other in known.items() if other.spool is None]
+            for key in idle[: max(0, len(idle) - READERS + 1)]:  # a long-running host: its descriptor closes with it
+                del known[key]
             pack = known.setdefault(slot[0], Pack(slot[0], slot[1]))
     return pack
 

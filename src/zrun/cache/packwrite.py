@@ -35,7 +35,7 @@ import sys
 from ..stdlib import stdlib
 from . import Reader, _on_reset, checked_root, distrust, store, unwritable
 from . import root as cacheroot
-from .packs import HEADER, MAGIC, MAX_BYTES, Slot, known, lock, pack_for, parse, payload
+from .packs import HEADER, MAGIC, MAX_BYTES, Pack, Slot, known, lock, pack_for, parse, payload
 from .root import Untrusted
 
 TYPE_CHECKING = False
@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from .root import Root
 
 _BUFFER = 1 << 16
+SPOOLS = 8  # packs being written at once, at most: a host that runs many archives finishes the oldest first
 
 
 def store_code(key: Key, code: CodeType) -> None:
@@ -62,6 +63,9 @@ def add(slot: Slot, code: CodeType) -> None:
     pack = pack_for(slot)
     with lock:
         if pack.spool is None and not pack.failed:
+            spooling = [other for other in known.values() if other.spool is not None]
+            for other in spooling[: max(0, len(spooling) - SPOOLS + 1)]:  # a long-running host: the oldest first
+                _finish(other)
             pack.spool = start(pack.key, pack.identity)
             pack.failed = pack.spool is None
         if pack.spool is not None:
@@ -83,10 +87,14 @@ def flush() -> None:
     """
     with lock:
         for pack in list(known.values()):
-            spool, pack.spool = pack.spool, None
-            done = None if spool is None else finish(spool)
-            if done is not None:
-                pack.read, pack.index = done
+            _finish(pack)
+
+
+def _finish(pack: Pack) -> None:
+    spool, pack.spool = pack.spool, None
+    if spool is not None:
+        finish(spool)
+        pack.read = pack.index = None  # read again from what was written, when next needed
 
 
 class Spool:
@@ -100,7 +108,7 @@ class Spool:
         self.pid = os.getpid()
         cacheroot.folder(found, shard, create=True)
         self.tmp = f"{shard}/{name}.{self.pid}-{_thread.get_ident()}.tmp"
-        self.fd = found.open(self.tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.close(found.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))  # held open only while written to
         self.table: Dict[str, Tuple[int, int, int, int, int]] = {}  # filename -> member CRC, size, offset, length, CRC-32
         self.buffer = bytearray(HEADER)  # room for the header, written last
         self.end = 0  # data bytes so far (offsets count from the end of the header)
@@ -120,10 +128,10 @@ class Spool:
     def read(self, entry: Tuple[int, int, int, int, int]) -> Optional[bytes]:
         """The bytes of an entry appended here (for a module imported again in this process)."""
         self._drain()
-        return payload(Reader(os.dup(self.fd)), entry)
+        return payload(Reader(self.found.open(self.tmp, os.O_RDONLY)), entry)
 
-    def finish(self) -> Tuple[Reader, Dict[str, Any]]:
-        """Add the on-disk pack's other entries, the index and the header; rename into place; return a reader of it."""
+    def finish(self) -> None:
+        """Add the on-disk pack's other entries, the index and the header; rename the file into place."""
         old = on_disk(self.found, f"{self.shard}/{self.name}", self.identity)
         if old is not None:
             read, entries = old
@@ -141,17 +149,15 @@ class Spool:
         self._drain()
         from .store import write_all
 
-        os.lseek(self.fd, 0, os.SEEK_SET)
-        write_all(self.fd, header(len(self.table), index, self.end))
+        fd = self.found.open(self.tmp, os.O_WRONLY)
+        try:
+            write_all(fd, header(len(self.table), index, self.end))  # at the front, over the room left for it
+        finally:
+            os.close(fd)
         self.found.replace(self.tmp, f"{self.shard}/{self.name}")
-        return Reader(self.fd), dict(self.table)
 
     def abandon(self) -> None:
-        """Close and remove the temporary file (a failed write, or a fork's inherited spool: then only close)."""
-        try:
-            os.close(self.fd)
-        except OSError:
-            pass
+        """Remove the temporary file (a failed write; a forked child leaves its parent's alone)."""
         if os.getpid() == self.pid:
             from .store import discard
 
@@ -167,7 +173,11 @@ class Spool:
         if self.buffer:
             from .store import write_all
 
-            write_all(self.fd, self.buffer)
+            fd = self.found.open(self.tmp, os.O_WRONLY | os.O_APPEND)  # no descriptor held between writes
+            try:
+                write_all(fd, self.buffer)
+            finally:
+                os.close(fd)
             self.buffer = bytearray()
 
 
@@ -185,13 +195,12 @@ def start(key: str, identity: str) -> Optional[Spool]:
     return None
 
 
-def finish(spool: Spool) -> Optional[Tuple[Reader, Dict[str, Any]]]:
-    """:meth:`Spool.finish`, or ``None`` when it failed (the temporary file is then removed; an interrupt goes on)."""
+def finish(spool: Spool) -> None:
+    """:meth:`Spool.finish`; when it fails the temporary file is removed (and an interrupt goes on)."""
     if os.getpid() != spool.pid:  # a forked child: its parent finishes this spool
-        spool.abandon()
-        return None
+        return
     try:
-        return spool.finish()
+        spool.finish()
     except Untrusted as exc:
         spool.abandon()
         distrust(exc)
@@ -201,7 +210,6 @@ def finish(spool: Spool) -> Optional[Tuple[Reader, Dict[str, Any]]]:
     except BaseException:
         spool.abandon()
         raise
-    return None
 
 
 def on_disk(found: Root, rel: str, identity: str) -> Optional[Tuple[Reader, Dict[str, Any]]]:
