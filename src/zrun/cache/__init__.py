@@ -109,7 +109,8 @@ def trusted(path: str, create: bool) -> Root:
         if not tagged(found):
             from . import store
 
-            if not create or any(not store.is_tag_temporary(name) for name, _ in found.scandir("")):
+            # the tag itself too: another thread or process may have renamed it into place since tagged() looked
+            if not create or any(name != TAG_NAME and not store.is_tag_temporary(name) for name, _ in found.scandir("")):
                 raise Untrusted(errno.EPERM, f"not zrun's cache: it has no {TAG_NAME} with zrun's signature")
             store.write_atomically(found, "", TAG_NAME, _TAG, 0o600)  # backup tools skip the folder
     except BaseException:

@@ -4,7 +4,7 @@ Imported when a process compiles its first module to keep (cold runs only).
 
 Memory: each module's code is marshalled when it is compiled and appended to
 the pack's temporary file (``<name>.<pid>-<thread>.tmp``, through a 64 KiB
-buffer: a few ``write`` calls in all, never a file per module), so a cold run
+buffer: a few writes in all, never a file per module, no descriptor held between them), so a cold run
 holds neither the code objects nor their bytes (holding the code objects cost
 10 MB more peak RSS for 2,000 modules, their bytes 25 MB). At exit
 :meth:`Spool.finish` appends the entries of the pack on disk *then* that this
