@@ -46,7 +46,7 @@ _WARM_WHY = (
     "A warm run opens the archive's one pack (issue 16: `zrun/cache/packs.py`), reads its header and index, then per "
     "module one `pread`, a CRC-32 and `marshal.loads`: ~5.4 µs a module on 3.11, against ~16 µs for the file per "
     "module before (2,000 lookups in one process: 26 ms against 32 ms CPU). Measured before/after, alternated in 9 "
-    f"rounds (2026-12-01): 3.11 1.33→1.26{X} (80-line) and 1.44→1.34{X} (~20-line), 3.13 1.36→1.23{X} and 1.43→1.34{X}. What "
+    f"rounds (2026-12-01/02): 3.11 1.27→1.19{X} (80-line) and 1.40→1.31{X} (~20-line), 3.13 1.36→1.23{X} and 1.43→1.34{X}. What "
     "is left is finding the modules in Python-level loader code: the search order probes the archive's index table "
     "about 8 times per module (16,000 `Members.__contains__` calls for 2,000 modules) and the cache key's member lookup "
     "(~7 µs) repeats the finder's; the directory case is CPython's `FileFinder`, one cached listing and one `stat`."
@@ -59,13 +59,14 @@ _COLD_WHY = (
     "A cold run compiles each module once where zipimport compiles it twice (gh-141276), and since the pack (issue 16) "
     "the cache adds only marshalling each module into the pack's temporary file (~6 µs a module, buffered writes) and "
     "one rename at exit (~1 ms), not a file per module (0.1-1.2 ms each with this machine's shared I/O). Before/after, "
-    f"alternated in 9 rounds (2026-12-01): 3.11 0.98→0.60{X} (80-line) and 1.62→0.86{X} (~20-line), 3.13 0.81→0.63{X} and "
-    f"1.08→0.80{X}. The floor is compiling: with the cache off zrun is 0.60{X}/0.73{X} zipimport on 3.11 (0.57{X}/0.72{X} on "
+    f"alternated in 9 rounds (2026-12-01/02): 3.11 0.88→0.64{X} (80-line) and 1.79→0.83{X} (~20-line), 3.13 0.81→0.63{X} and "
+    f"1.08→0.80{X}. The floor is compiling: with the cache off zrun is 0.59{X}/0.73{X} zipimport on 3.11 (0.57{X}/0.72{X} on "
     f"3.13), so ~20-line modules cannot reach 0.6{X} through the cache."
 )
 _COLD_CLOSE = (
     "Compile less: use the `__pycache__` members an archive ships (already done when they are valid), or build archives "
-    "with them; nothing left to take out of the cache's own writes."
+    "with them. The cache's own share of a cold run is now ~9-13% (cold against cache off, 3.11: 1011 against 928 ms, "
+    "293 against 258 ms), mostly `marshal.dumps` of each module, which its warm runs need."
 )
 _WARM_RSS_WHY = (
     "zrun's own modules and their code, the archive's index table, and the pack's index (a `dict` of one tuple per module, "
@@ -73,7 +74,7 @@ _WARM_RSS_WHY = (
 )
 _COLD_RSS_WHY = (
     "Compiling (source bytes, ASTs) as with the cache off, plus the table of the entries spooled to the pack (~1 MB for "
-    f"2,000 modules); the code itself is spooled to disk as compiled (3.11: 1.18{X}/1.19{X}; 1.15{X}/1.13{X} with a file per "
+    f"2,000 modules); the code itself is spooled to disk as compiled (3.11: 1.17{X}/1.18{X}; 1.15{X}/1.13{X} with a file per "
     f"module; holding code objects until exit measured 1.33{X}, their bytes 1.72{X})."
 )
 _INDEX_WHY = (
