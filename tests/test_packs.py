@@ -49,11 +49,14 @@ def app(tmp_path: Path, count: int = 30, name: str = "app.zip", extra: str = "")
         z.writestr("app/__init__.py", "")
         for n in range(count):
             z.writestr(f"app/m{n:03d}.py", f"VALUE = {n}\n{extra}def f(x):\n    return x + VALUE\n")
-        z.writestr("app/main.py", textwrap.dedent(f"""
+        z.writestr(
+            "app/main.py",
+            textwrap.dedent(f"""
             import importlib, sys
             wanted = sys.argv[1:] or [f"m{{n:03d}}" for n in range({count})]
             print(sum(importlib.import_module("app." + name).f(1) for name in wanted))
-            """))
+            """),
+        )
     return archive
 
 
@@ -230,8 +233,13 @@ def test_concurrent_writers_both_leave_a_valid_pack(root: Path, tmp_path: Path) 
         start = time.time() + 1.5
         halves = ([f"m{n:03d}" for n in range(1, 40, 2)], [f"m{n:03d}" for n in range(2, 40, 2)])
         procs = [
-            subprocess.Popen([sys.executable, "-c", WRITER, str(start), f"{archive}:app.main", *half], env=env,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            subprocess.Popen(
+                [sys.executable, "-c", WRITER, str(start), f"{archive}:app.main", *half],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
             for half in halves
         ]
         for proc in procs:

@@ -52,7 +52,6 @@ class Slot(tuple):  # type: ignore[type-arg]
         return tuple.__new__(cls, (pack, identity, filename, crc, size))
 
 
-
 def pack_key(identity: str) -> str:
     """The key of the pack for the archive ``identity`` at this optimisation level."""
     level = sys.flags.optimize
@@ -75,7 +74,7 @@ def keyed(source: Any, entry: str, filename: str) -> Tuple[Optional[Key], Option
         return None, None
     archive = getattr(source, "archive", None)
     if archive is not None and getattr(source, "has_location", False):
-        member = archive.members.get(filename[len(archive.path) + 1:].replace(os.sep, "/"))
+        member = archive.members.get(filename[len(archive.path) + 1 :].replace(os.sep, "/"))
         if member is not None:
             identity = source.identity()
             return Slot(pack_key(identity), identity, filename, member.crc, member.size), None

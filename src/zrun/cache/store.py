@@ -152,8 +152,9 @@ def store(kind: str, key: str, payload: bytes | bytearray) -> None:
         unwritable.add(found.path)  # read-only, full or forbidden: stop trying in this process
 
 
-def write_atomically(found: Root, folder: str, name: str, data: Union[bytes, Callable[[int], None]], mode: int,
-                     durable: bool = False) -> None:
+def write_atomically(
+    found: Root, folder: str, name: str, data: Union[bytes, Callable[[int], None]], mode: int, durable: bool = False
+) -> None:
     """Write a temporary file in ``folder`` (relative to the root) and rename it to ``name``.
 
     ``data`` is the bytes, or a function that writes them to the descriptor it
@@ -204,4 +205,4 @@ def write_all(fd: int, data: Union[bytes, bytearray]) -> None:
     """Write every byte: ``os.write`` may write fewer than it was given."""
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view):]
+        view = view[os.write(fd, view) :]
