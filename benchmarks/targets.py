@@ -70,7 +70,7 @@ _COLD_CLOSE = (
 )
 _WARM_RSS_WHY = (
     "zrun's own modules and their code, the archive's index table, and the pack's index (a `dict` of one tuple per module, "
-    f"~0.5 MB for 2,000); the pack's code is read per module, never whole (3.11: 1.07{X}/1.12{X}, 1.05{X}/1.09{X} before)."
+    f"0.7 MB for 2,000); the pack's code is read per module, never whole (3.11: 1.07{X}/1.12{X}, 1.05{X}/1.09{X} before)."
 )
 _COLD_RSS_WHY = (
     "Compiling (source bytes, ASTs) as with the cache off, plus the table of the entries spooled to the pack (~1 MB for "
