@@ -346,3 +346,25 @@ def test_packs_without_dir_fd(root: Path, tmp_path: Path, monkeypatch: pytest.Mo
     assert type(zrun.cache.checked_root()).__name__ == "PathRoot"
     loaded = [packs.load_code(key) for key in keys]  # type: ignore[arg-type]
     assert [code.co_consts[0] if code else None for code in loaded] == ["m000", "m001"]
+
+
+def test_a_pack_made_for_another_identity_is_not_used(root: Path, tmp_path: Path) -> None:
+    """A pack records the archive identity it was made for: copied under the key of the archive as it is now
+    (touched since, so another identity, with the same members, CRCs and sizes), it is ignored and replaced."""
+    from zrun.cache import packs
+    from zrun.zip.archive import clear_cache
+
+    archive = app(tmp_path, 3)
+    run(archive, root)
+    planted = plant(root, archive, "print('PLANTED')")  # for the identity the archive has now
+    later = time.time() + 5
+    os.utime(archive, (later, later))
+    clear_cache()
+    key = packs.pack_key(zrun.ZipSource(str(archive)).identity())
+    assert planted.name != key[2:]
+    (root / "pack" / key[:2]).mkdir(mode=0o700, exist_ok=True)
+    (root / "pack" / key[:2] / key[2:]).write_bytes(planted.read_bytes())
+    (root / "pack" / key[:2] / key[2:]).chmod(0o600)
+    out, compiled, _, err = run(archive, root)
+    assert "PLANTED" not in out and out == expected(3, range(3)) and compiled == 5 and err == ""
+    assert run(archive, root)[1] == 0
