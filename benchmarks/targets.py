@@ -46,7 +46,7 @@ _WARM_WHY = (
     "A warm run opens the archive's one pack (issue 16: `zrun/cache/packs.py`), reads its header and index, then per "
     "module one `pread`, a CRC-32 and `marshal.loads`: ~5.4 µs a module on 3.11, against ~16 µs for the file per "
     "module before (2,000 lookups in one process: 26 ms against 32 ms CPU). Measured before/after, alternated in 9 "
-    f"rounds (2026-12-01/02): 3.11 1.27→1.19{X} (80-line) and 1.40→1.31{X} (~20-line), 3.13 1.36→1.23{X} and 1.43→1.34{X}. What "
+    f"rounds (2026-12-01/02): 3.11 1.27→1.19{X} (80-line) and 1.40→1.31{X} (~20-line), 3.13 1.31→1.24{X} and 1.45→1.30{X}. What "
     "is left is finding the modules in Python-level loader code: the search order probes the archive's index table "
     "about 8 times per module (16,000 `Members.__contains__` calls for 2,000 modules) and the cache key's member lookup "
     "(~7 µs) repeats the finder's; the directory case is CPython's `FileFinder`, one cached listing and one `stat`."
@@ -59,8 +59,8 @@ _COLD_WHY = (
     "A cold run compiles each module once where zipimport compiles it twice (gh-141276), and since the pack (issue 16) "
     "the cache adds only marshalling each module into the pack's temporary file (~6 µs a module, buffered writes) and "
     "one rename at exit (~1 ms), not a file per module (0.1-1.2 ms each with this machine's shared I/O). Before/after, "
-    f"alternated in 9 rounds (2026-12-01/02): 3.11 0.88→0.64{X} (80-line) and 1.79→0.83{X} (~20-line), 3.13 0.81→0.63{X} and "
-    f"1.08→0.80{X}. The floor is compiling: with the cache off zrun is 0.59{X}/0.73{X} zipimport on 3.11 (0.57{X}/0.72{X} on "
+    f"alternated in 9 rounds (2026-12-01/02): 3.11 0.88→0.64{X} (80-line) and 1.79→0.83{X} (~20-line), 3.13 0.77→0.63{X} and "
+    f"1.12→0.78{X}. The floor is compiling: with the cache off zrun is 0.59{X}/0.73{X} zipimport on 3.11 (0.57{X}/0.72{X} on "
     f"3.13), so ~20-line modules cannot reach 0.6{X} through the cache."
 )
 _COLD_CLOSE = (
