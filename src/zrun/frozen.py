@@ -20,6 +20,7 @@ from importlib.util import MAGIC_NUMBER
 
 from .errors import BundleError
 from .loading.bytecode import compile_source, pyc_bytes
+from .source import BUNDLE_MAGIC as BUNDLE_MAGIC  # defined there so that opening a location need not import this module
 from .source import MemorySource, Source
 from .zip.archive import open_regular
 
@@ -27,7 +28,6 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Dict, Mapping, Optional, Union
 
-BUNDLE_MAGIC = b"ZRUNFRZ1"
 _TAG = (sys.implementation.cache_tag or "").encode("ascii")
 
 
@@ -150,11 +150,11 @@ def _parse(blob: bytes, where: str) -> Dict[str, bytes]:
     return files
 
 
-def archive_source(path: str) -> Source:
-    """The source for a file: a frozen bundle if it is one, else a zip archive (a clear error if neither).
+def _file_source(path: str) -> Source:
+    """A file's source for :meth:`FrozenSource.compile`: a bundle if it is one, else a zip archive.
 
-    The one way every module turns a file into a source (``zrun.engine.locations``
-    hands it on); it lives here because only this module knows a bundle.
+    A run opens its location through :func:`zrun.engine.locations.archive_source`,
+    which imports this module only for a bundle.
     """
     if is_bundle(path):
         return FrozenSource.load(path)
@@ -169,7 +169,7 @@ def _as_source(source: Union[Source, str, os.PathLike[str]]) -> Source:
         return source
     path = os.fsdecode(os.fspath(source))
     if not os.path.isdir(path):
-        return archive_source(path)
+        return _file_source(path)
     files: Dict[str, bytes] = {}
     for folder, _, names in os.walk(path):
         for leaf in names:

@@ -16,6 +16,11 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import AbstractSet, Dict, FrozenSet, Iterator, List, Mapping, Optional, Tuple, Union
 
+#: The first bytes of a frozen bundle file (:mod:`zrun.frozen`). Kept here, below both, so that opening a
+#: location (:func:`zrun.engine.locations.archive_source`) tells a bundle from a zip without importing the
+#: bundle reader, which a zip run never needs.
+BUNDLE_MAGIC = b"ZRUNFRZ1"
+
 # root -> weak reference: a source lives as long as a run, a loader or a host holds it.
 _registry: Dict[str, _weakref.ReferenceType[Source]] = {}
 _counter = itertools.count(1)
@@ -96,6 +101,18 @@ class Source:
                 table.setdefault(parent, []).append(entry)
             self._children = table
         return sorted(self._children.get(name, ()))
+
+    def holds_portions(self) -> bool:
+        """Whether a directory here has no ``__init__``: a namespace portion (PEP 420) that imports may meet.
+
+        A run puts the namespace merger (:mod:`zrun.loading.namespaces`) in place
+        only for sources that may hold one. An index searched in place (a large
+        archive's, :mod:`zrun.zip.table`) is not walked for it: it may.
+        """
+        files, dirs = self._files, self._dirs
+        if not isinstance(dirs, frozenset) or not isinstance(files, frozenset):
+            return True
+        return any(f"{name}/__init__.py" not in files and f"{name}/__init__.pyc" not in files for name in dirs)
 
     def filename(self, name: str) -> str:
         """How code from ``name`` is labelled in tracebacks and ``__file__``."""

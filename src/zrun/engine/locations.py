@@ -3,7 +3,8 @@
 One class per kind, so "is it a script?" is a question of type, and each
 kind says itself what it adds to a run's search and to ``sys.path[0]``.
 ``open_location`` classifies a path as ``python PATH`` would, and
-``archive_source`` (:mod:`zrun.frozen`'s) is the one way every module turns a file into a source.
+``archive_source`` is the one way every module turns a file into a source (a bundle's
+reader, :mod:`zrun.frozen`, is imported for a bundle only).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import os
 
 from ..errors import ArchiveError, MissingPath, NotAnArchive
 from ..loading.loader import SearchFirst
-from ..source import Source
+from ..source import BUNDLE_MAGIC, Source
 
 TYPE_CHECKING = False  # typing costs milliseconds at start-up; only checkers need it
 if TYPE_CHECKING:
@@ -84,14 +85,36 @@ def location_for(entry: Union[str, Source]) -> Location:
 
 
 def archive_source(path: str) -> Source:
-    """:func:`zrun.frozen.archive_source`: a file's source, a frozen bundle or a zip archive.
+    """A file's source: a frozen bundle if it starts with :data:`~zrun.source.BUNDLE_MAGIC`, else a zip archive
+    (a clear error if neither).
 
-    Imported when a path is opened, not with this module: the bundle reader
-    imports ``struct``, which a run's sources may offer (and then win over).
+    The one way every module turns a file into a source. The signature is read
+    here, so a zip run imports neither :mod:`zrun.frozen` nor the ``struct`` its
+    reader uses (a run's sources may offer a ``struct`` of their own, and then win).
     """
-    from ..frozen import archive_source
+    if _starts_like_a_bundle(path):
+        from ..frozen import FrozenSource
 
-    return archive_source(path)
+        return FrozenSource.load(path)
+    from ..zip.source import ZipSource
+
+    return ZipSource(path)
+
+
+def _starts_like_a_bundle(path: str) -> bool:
+    """Whether ``path`` is a regular file that starts with the bundle signature.
+
+    Asked of every location before it is tried as a zip, so it must not block:
+    a plain ``open()`` of a FIFO waits for a writer forever.
+    """
+    from ..zip.archive import open_regular
+
+    try:
+        stream, _ = open_regular(path)
+        with stream:
+            return stream.read(len(BUNDLE_MAGIC)) == BUNDLE_MAGIC
+    except OSError:
+        return False
 
 
 def open_location(path: str) -> Location:

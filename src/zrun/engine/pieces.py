@@ -17,7 +17,6 @@ from _weakref import ref
 
 from ..loading.callbacks import register_with_registries, when_imported
 from ..loading.loader import SearchFirst, insert_first, path_hook
-from ..loading.namespaces import merge_namespaces
 from ..source import Source
 
 TYPE_CHECKING = False  # typing costs milliseconds at start-up; only checkers need it
@@ -38,7 +37,8 @@ class SourcesFirst:
     (an earlier import's zipimporter would serve the package's submodules
     from another loader, or from the archive's old content); ``aliases``,
     a location's spellings of its path, are importer-cache keys for ``aliased``.
-    Namespace packages merge their portions, and the import registries
+    Namespace packages merge their portions (the merger goes on ``sys.meta_path``
+    when a source holds one), and the import registries
     (``pkgutil``, ``pkg_resources``, distlib) learn about zrun's loaders.
     """
 
@@ -57,7 +57,10 @@ class SourcesFirst:
         insert_first(self.finder)
         if self.added_hook:
             self.path_hooks.insert(0, path_hook)
-        merge_namespaces()
+        if any(isinstance(entry, Source) and entry.holds_portions() for entry in self.finder.entries):
+            from ..loading.namespaces import merge_namespaces  # only sources with a namespace package need it
+
+            merge_namespaces()
         register_with_registries()
         self.added = [item for item in self.meta_path if not any(item is old for old in before) and _zrun_made(item)]
         if self.aliased is not None:

@@ -4,8 +4,10 @@ zrun adjusts two stdlib modules, ``multiprocessing.spawn`` and ``linecache``,
 only for targets that use them: importing either up front costs milliseconds
 of every run's start-up (``linecache`` pulls in ``tokenize`` and ``re``).
 The watch is a meta-path finder, placed by :func:`insert_first` where every
-finder of zrun's goes. Nothing here imports the rest of the loader family
-but lazily the library registrations, which are above it.
+finder of zrun's goes. The source lines of archive code wait here
+(:func:`source_lines`) until ``linecache`` is imported, so a run that shows no
+traceback imports no traceback code at all. Nothing here imports the rest of
+the loader family but lazily the library registrations, which are above it.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ if TYPE_CHECKING:
     from typing import Any, Callable, Dict, List, Optional, Sequence
 
 _callbacks: Dict[str, List[Callable[[ModuleType], None]]] = {}
+_lines: Dict[str, Callable[[], Optional[str]]] = {}  # file name -> its source text, for linecache once imported
 
 
 def when_imported(name: str, callback: Callable[[ModuleType], None]) -> None:
@@ -32,6 +35,28 @@ def when_imported(name: str, callback: Callable[[ModuleType], None]) -> None:
         waiting.append(callback)
     if not any(isinstance(finder, _Watch) for finder in sys.meta_path):
         insert_first(_Watch())
+
+
+def source_lines(filename: str, source: Callable[[], Optional[str]]) -> None:
+    """Let tracebacks, ``warnings`` and ``inspect`` show ``filename``'s lines, read by ``source()`` only when shown.
+
+    Given to :mod:`linecache` as a lazy entry; until the target imports it, the
+    entry waits here and is handed over when it is imported.
+    """
+    linecache = sys.modules.get("linecache")
+    if linecache is not None:
+        hand_over_lines(linecache)  # what waited while a run's import hook was in place, if any
+        linecache.cache[filename] = (source,)
+    else:
+        _lines[filename] = source
+        when_imported("linecache", hand_over_lines)
+
+
+def hand_over_lines(linecache: ModuleType) -> None:
+    """Put every waiting :func:`source_lines` entry in ``linecache``'s cache."""
+    while _lines:
+        filename, source = _lines.popitem()
+        linecache.cache[filename] = (source,)
 
 
 def insert_first(finder: object) -> None:

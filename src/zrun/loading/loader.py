@@ -6,23 +6,25 @@ and their namespace portions merged (:mod:`zrun.loading.namespaces`). The
 layers below never import upwards: the loader (:mod:`zrun.loading.moduleloader`)
 and its zipimporter-shaped subclass at the bottom, the finders and path hooks
 above them (:mod:`zrun.loading.finders`), features above those. A feature the
-loader calls, tracebacks' source lines, is hooked in here, once.
+loader calls, source lines for linecache, is hooked in here, once; the
+namespace merger (:mod:`zrun.loading.namespaces`) is imported only when a
+search meets a namespace portion.
 
 The names the engine and the install API use are importable from here.
 """
 
 from __future__ import annotations
 
+import itertools
 import sys
 from importlib.machinery import PathFinder
 
 from ..source import Source
 from ..stdlib import OWN, in_own_work
-from . import moduleloader, tracebacks
-from .callbacks import insert_first
+from . import moduleloader
+from .callbacks import insert_first, source_lines
 from .finders import SourceFinder, find_in, path_hook, zip_path_hook
-from .moduleloader import ModuleLoader
-from .namespaces import find_across
+from .moduleloader import ModuleLoader, is_portion
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -42,8 +44,8 @@ __all__ = [
     "zip_path_hook",
 ]
 
-if tracebacks.register not in moduleloader.COMPILED:
-    moduleloader.COMPILED.append(tracebacks.register)
+if source_lines not in moduleloader.COMPILED:
+    moduleloader.COMPILED.append(source_lines)
 
 
 class SearchFirst:
@@ -61,7 +63,15 @@ class SearchFirst:
     def find_spec(self, fullname: str, path: Optional[Sequence[str]] = None, target: Optional[ModuleType] = None) -> Optional[ModuleSpec]:
         if path is not None or fullname == OWN or in_own_work():
             return None
-        return find_across(fullname, (_finder_of(entry) for entry in self.entries))  # portions of several entries merge (PEP 420)
+        specs = (_finder_of(entry)(fullname) for entry in self.entries)  # asked one by one, as the scan goes on
+        for spec in specs:
+            if spec is not None and not is_portion(spec):
+                return spec
+            if spec is not None:  # portions of several entries merge (PEP 420), with sys.path's
+                from .namespaces import find_across
+
+                return find_across(fullname, itertools.chain([spec], specs))
+        return None
 
     def invalidate_caches(self) -> None:
         for entry in self.entries:

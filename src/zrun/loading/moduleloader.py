@@ -15,11 +15,21 @@ source lines): this module imports none of them, so the family has no circle.
 from __future__ import annotations
 
 import os
+import sys
 from importlib.machinery import EXTENSION_SUFFIXES, ModuleSpec
 from types import CodeType, ModuleType
 
 from ..source import Source
 from .bytecode import compile_cached, compile_source, shipped_pyc_code, source_text, sourceless_code
+
+if sys.version_info >= (3, 11):
+    from importlib.machinery import NamespaceLoader as _NamespaceLoader
+else:  # the same class, private before 3.11
+    from importlib._bootstrap_external import _NamespaceLoader
+
+#: The stdlib's loader of namespace packages: what a portion merged by ``PathFinder`` gets, and the base of
+#: :class:`zrun.loading.namespaces.PortionsLoader`.
+StdlibNamespaceLoader = _NamespaceLoader
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -29,7 +39,7 @@ if TYPE_CHECKING:
 
 #: Called as ``hook(filename, source)`` for each module compiled from source text, ``source()``
 #: reading that text only when asked; :mod:`zrun.loading.loader` adds
-#: :func:`zrun.loading.tracebacks.register`, so tracebacks show the lines.
+#: :func:`zrun.loading.callbacks.source_lines`, so tracebacks show the lines.
 COMPILED: List[Callable[[str, Callable[[], Optional[str]]], None]] = []
 
 
@@ -52,6 +62,12 @@ def portion(fullname: str, location: str) -> ModuleSpec:
     spec = ModuleSpec(fullname, None, is_package=True)
     spec.submodule_search_locations = [location]
     return spec
+
+
+def is_portion(spec: ModuleSpec) -> bool:
+    """Whether a finder's answer is a namespace portion (no loader, or the stdlib's namespace loader):
+    a search goes on past it, and :mod:`zrun.loading.namespaces` merges it with the others."""
+    return spec.loader is None or isinstance(spec.loader, StdlibNamespaceLoader)
 
 
 class SourceSpec(ModuleSpec):

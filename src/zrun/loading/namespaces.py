@@ -17,18 +17,14 @@ from importlib.machinery import ModuleSpec, PathFinder
 from types import ModuleType
 
 from .finders import path_hook
-
-if sys.version_info >= (3, 11):
-    from importlib.machinery import NamespaceLoader as _StdlibNamespaceLoader
-else:  # the same class, private before 3.11
-    from importlib._bootstrap_external import _NamespaceLoader as _StdlibNamespaceLoader
+from .moduleloader import StdlibNamespaceLoader, is_portion
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Callable, Iterable, List, Optional, Sequence
+    from typing import Any, Iterable, List, Optional, Sequence
 
 
-class PortionsLoader(_StdlibNamespaceLoader):
+class PortionsLoader(StdlibNamespaceLoader):
     """The stdlib's namespace loader, with resources from every kind of portion.
 
     A subclass, so code that checks for a namespace loader still sees one.
@@ -62,8 +58,8 @@ def merged_spec(fullname: str, portions: Sequence[str]) -> ModuleSpec:
     return spec
 
 
-def find_across(fullname: str, finders: Iterable[Callable[[str], Optional[ModuleSpec]]]) -> Optional[ModuleSpec]:
-    """PEP 420's scan over ``finders``, then namespace portions on ``sys.path``.
+def find_across(fullname: str, specs: Iterable[Optional[ModuleSpec]]) -> Optional[ModuleSpec]:
+    """PEP 420's scan over ``specs`` (what each finder answers, asked as the scan goes on), then namespace portions on ``sys.path``.
 
     The first module or regular package wins, even after portions; portions
     alone make a namespace package, merged with ``sys.path``'s portions of the
@@ -71,11 +67,10 @@ def find_across(fullname: str, finders: Iterable[Callable[[str], Optional[Module
     the run's sources come first).
     """
     portions: List[str] = []
-    for find in finders:
-        spec = find(fullname)
+    for spec in specs:
         if spec is None:
             continue
-        if spec.loader is not None and not isinstance(spec.loader, _StdlibNamespaceLoader):
+        if not is_portion(spec):
             return spec
         portions.extend(spec.submodule_search_locations or ())
     if not portions:
