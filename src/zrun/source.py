@@ -8,7 +8,6 @@ strings and a bundle of code objects behave alike.
 from __future__ import annotations
 
 import _weakref
-import itertools
 
 from .stdlib import stdlib
 
@@ -23,7 +22,7 @@ BUNDLE_MAGIC = b"ZRUNFRZ1"
 
 # root -> weak reference: a source lives as long as a run, a loader or a host holds it.
 _registry: Dict[str, _weakref.ReferenceType[Source]] = {}
-_counter = itertools.count(1)
+_counter = iter(range(1, 1 << 62))  # itertools.count's job; 3.15 does not load itertools at start-up
 
 
 class Source:
@@ -96,7 +95,7 @@ class Source:
         """Immediate entries (files and directories) inside directory ``name``."""
         if self._children is None:
             table: Dict[str, List[str]] = {}
-            for entry in itertools.chain(self._files, self._dirs):
+            for entry in [*self._files, *self._dirs]:
                 parent, _, _ = entry.rpartition("/")
                 table.setdefault(parent, []).append(entry)
             self._children = table

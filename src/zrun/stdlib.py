@@ -29,23 +29,17 @@ from __future__ import annotations
 import _thread
 import os
 import sys
-from importlib.machinery import (
-    BYTECODE_SUFFIXES,
-    EXTENSION_SUFFIXES,
-    SOURCE_SUFFIXES,
-    BuiltinImporter,
-    ExtensionFileLoader,
-    FileFinder,
-    FrozenImporter,
-    SourceFileLoader,
-    SourcelessFileLoader,
-)
+from importlib import machinery  # not ``from importlib.machinery import ...``: see below
 
 TYPE_CHECKING = False  # typing costs milliseconds at start-up; only checkers need it
 if TYPE_CHECKING:
-    from importlib.machinery import ModuleSpec
+    from importlib.machinery import FileFinder, ModuleSpec
     from types import FrameType, ModuleType
     from typing import Any, Dict, List, Optional
+
+# ``from importlib.machinery import NAME`` asks the module for ``__path__`` first, and on 3.15 its
+# ``__getattr__`` imports ``warnings`` (with ``_py_warnings``: 0.3 ms) to answer that: the modules
+# of zrun's start-up read importlib.machinery's names as attributes instead.
 
 #: The running zrun's top-level name; no source or archive ever provides it.
 OWN = __name__.partition(".")[0]
@@ -143,7 +137,7 @@ def _find(name: str) -> ModuleSpec:
         if spec is None:
             raise ModuleNotFoundError(f"No module named {name!r} in the standard library", name=name)
         return spec
-    spec = BuiltinImporter.find_spec(name) or FrozenImporter.find_spec(name)
+    spec = machinery.BuiltinImporter.find_spec(name) or machinery.FrozenImporter.find_spec(name)
     if spec is None:
         if not _finders:
             _finders.extend(map(_finder, _directories(sysconfig=False)))
@@ -178,13 +172,13 @@ def _directories(sysconfig: bool) -> List[str]:
 def _finder(directory: str) -> FileFinder:
     """The interpreter's own finder for ``directory`` when it made one (its listing is warm), else a new one."""
     cached = sys.path_importer_cache.get(directory)
-    if type(cached) is FileFinder:
+    if type(cached) is machinery.FileFinder:
         return cached
-    return FileFinder(
+    return machinery.FileFinder(
         directory,
-        (ExtensionFileLoader, EXTENSION_SUFFIXES),
-        (SourceFileLoader, SOURCE_SUFFIXES),
-        (SourcelessFileLoader, BYTECODE_SUFFIXES),
+        (machinery.ExtensionFileLoader, machinery.EXTENSION_SUFFIXES),
+        (machinery.SourceFileLoader, machinery.SOURCE_SUFFIXES),
+        (machinery.SourcelessFileLoader, machinery.BYTECODE_SUFFIXES),
     )
 
 
@@ -197,7 +191,7 @@ def _imported_from_stdlib(name: str, module: ModuleType) -> bool:
     if origin == "built-in":
         return name in sys.builtin_module_names
     if origin == "frozen":
-        return FrozenImporter.find_spec(name) is not None
+        return machinery.FrozenImporter.find_spec(name) is not None
     folder = os.path.dirname(origin)
     if getattr(spec, "submodule_search_locations", None) is not None:  # a package: pkg/__init__.py
         folder = os.path.dirname(folder)

@@ -15,9 +15,8 @@ The names the engine and the install API use are importable from here.
 
 from __future__ import annotations
 
-import itertools
 import sys
-from importlib.machinery import PathFinder
+from importlib import machinery  # its names as attributes: see zrun.stdlib (3.15 imports warnings otherwise)
 
 from ..source import Source
 from ..stdlib import OWN, in_own_work
@@ -30,7 +29,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from importlib.machinery import ModuleSpec
     from types import ModuleType
-    from typing import Any, Callable, List, Optional, Sequence, Union
+    from typing import Any, Callable, Iterator, List, Optional, Sequence, Union
 
 __all__ = [
     "ModuleLoader",
@@ -70,7 +69,7 @@ class SearchFirst:
             if spec is not None:  # portions of several entries merge (PEP 420), with sys.path's
                 from .namespaces import find_across
 
-                return find_across(fullname, itertools.chain([spec], specs))
+                return find_across(fullname, _then(spec, specs))
         return None
 
     def invalidate_caches(self) -> None:
@@ -90,8 +89,14 @@ class SearchFirst:
 
 def _finder_of(entry: Union[str, Source]) -> Callable[[str], Optional[ModuleSpec]]:
     if isinstance(entry, str):
-        return lambda fullname: PathFinder.find_spec(fullname, [entry])
+        return lambda fullname: machinery.PathFinder.find_spec(fullname, [entry])
     return SourceFinder(entry).find_spec
+
+
+def _then(first: ModuleSpec, rest: Iterator[Optional[ModuleSpec]]) -> Iterator[Optional[ModuleSpec]]:
+    """``first``, then what ``rest`` still answers (``itertools.chain``, which 3.15 does not load at start-up)."""
+    yield first
+    yield from rest
 
 
 def searched_first() -> List[Union[str, Source]]:

@@ -16,14 +16,15 @@ from __future__ import annotations
 
 import os
 import sys
-from importlib.machinery import EXTENSION_SUFFIXES, ModuleSpec
+from importlib import machinery  # its names as attributes: see zrun.stdlib (3.15 imports warnings otherwise)
 from types import CodeType, ModuleType
 
 from ..source import Source
 from .bytecode import compile_cached, compile_source, shipped_pyc_code, source_text, sourceless_code
 
+ModuleSpec = machinery.ModuleSpec
 if sys.version_info >= (3, 11):
-    from importlib.machinery import NamespaceLoader as _NamespaceLoader
+    _NamespaceLoader = machinery.NamespaceLoader
 else:  # the same class, private before 3.11
     from importlib._bootstrap_external import _NamespaceLoader
 
@@ -106,7 +107,7 @@ class ModuleLoader:
         for entry in (f"{base}/__init__.py", f"{base}/__init__.pyc"):
             if source.is_file(entry):
                 return cls(source, fullname, entry, True).spec()
-        for suffix in EXTENSION_SUFFIXES:  # before source, as FileFinder orders them
+        for suffix in machinery.EXTENSION_SUFFIXES:  # before source, as FileFinder orders them
             if source.is_file(base + suffix):
                 from .extensions import extension_spec
 
