@@ -77,9 +77,12 @@ def test_a_namespace_package_across_two_archives(zrun_cli: Launcher, tmp_path: P
 
 
 RESOURCE = (
-    "from importlib.resources import files\n"
+    "import sys\n"
     "import pkg.data\n"
-    "print(files('pkg.data').joinpath('greeting.txt').read_text(), type(pkg.data.__loader__).__name__)\n"
+    "print(type(pkg.data.__loader__).__name__)\n"
+    "if sys.version_info >= (3, 10):  # 3.9's files() needs a package with an origin\n"
+    "    from importlib.resources import files\n"
+    "    print(files('pkg.data').joinpath('greeting.txt').read_text())\n"
 )
 
 
@@ -87,7 +90,7 @@ def test_resources_of_a_namespace_package_inside_a_regular_one(zrun_cli: Launche
     """``pkg.data`` is found by ``PathFinder`` through ``pkg.__path__``: the merger must be in place before that import."""
     archive = write_zip(tmp_path / "app.zip", {"pkg/__init__.py": "", "pkg/data/greeting.txt": "hi", "pkg/show.py": RESOURCE})
     result = zrun_cli(f"{archive}:pkg.show", cwd=tmp_path)
-    assert expect_ok(result) == "hi PortionsLoader\n"
+    assert expect_ok(result) == ("PortionsLoader\nhi\n" if sys.version_info >= (3, 10) else "PortionsLoader\n")
 
 
 # --- bundles ------------------------------------------------------------------------------------------
