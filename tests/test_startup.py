@@ -93,6 +93,30 @@ def test_resources_of_a_namespace_package_inside_a_regular_one(zrun_cli: Launche
     assert expect_ok(result) == ("PortionsLoader\nhi\n" if sys.version_info >= (3, 10) else "PortionsLoader\n")
 
 
+# --- pkgutil -----------------------------------------------------------------------------------------
+
+LISTS = (
+    "import pkgutil, pkg\n"
+    "print(sorted((m.name, m.ispkg) for m in pkgutil.iter_modules(pkg.__path__)))\n"
+    "print(sorted(m.name for m in pkgutil.walk_packages(pkg.__path__, 'pkg.')))\n"
+)
+
+
+@pytest.mark.parametrize("first", ["", "import pkgutil\n"], ids=["pkgutil-later", "pkgutil-first"])
+def test_pkgutil_lists_archive_modules(zrun_cli: Launcher, tmp_path: Path, first: str) -> None:
+    """Without any registration with pkgutil (whose default asks the finder's ``iter_modules``), imported before or after."""
+    files = {
+        "__main__.py": first + LISTS,
+        "pkg/__init__.py": "",
+        "pkg/alpha.py": "",
+        "pkg/sub/__init__.py": "",
+        "pkg/sub/deep.py": "",
+        "pkg/data/notes.txt": "a folder without __init__: not listed",
+    }
+    result = zrun_cli(str(write_zip(tmp_path / "app.zip", files)), cwd=tmp_path)
+    assert expect_ok(result) == "[('alpha', False), ('sub', True)]\n['pkg.alpha', 'pkg.sub', 'pkg.sub.deep']\n"
+
+
 # --- bundles ------------------------------------------------------------------------------------------
 
 

@@ -70,7 +70,7 @@ def insert_first(finder: object) -> None:
 
 
 #: Libraries that keep registries of importer types; :mod:`zrun.loading.registrations` adds zrun's once they are imported.
-REGISTRIES = ("pkgutil", "distlib.resources", "pip._vendor.distlib.resources", "pkg_resources", "pip._vendor.pkg_resources")
+REGISTRIES = ("distlib.resources", "pip._vendor.distlib.resources", "pkg_resources", "pip._vendor.pkg_resources")
 
 
 def register_with_registries() -> None:

@@ -14,14 +14,14 @@ import os
 import sys
 
 from ..source import Source, registered
-from ..stdlib import OWN, in_own_work
+from ..stdlib import OWN, in_own_work, stdlib
 from .moduleloader import ModuleLoader, read_by_path
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from importlib.machinery import ModuleSpec
     from types import ModuleType
-    from typing import Optional, Type
+    from typing import Iterator, Optional, Set, Tuple, Type
 
 
 class SourceFinder:
@@ -40,6 +40,31 @@ class SourceFinder:
 
     def invalidate_caches(self) -> None:
         _refreshed(self.source)
+
+    def iter_modules(self, prefix: str = "") -> Iterator[Tuple[str, bool]]:
+        """``pkgutil.iter_modules`` for this folder, as pkgutil lists a directory: modules, and
+        folders holding an ``__init__`` (namespace packages are not listed).
+
+        pkgutil's ``iter_importer_modules`` knows only ``FileFinder`` and
+        ``zipimporter`` by type, and asks any other finder for this method: no
+        registration with pkgutil is needed, so none is imported when it is (3.9's runpy).
+        """
+        inspect = stdlib("inspect")
+        source, folder = self.source, self.prefix.rstrip("/")
+        if not source.is_dir(folder):
+            return
+        yielded: Set[str] = set()
+        for entry in source.children(folder):
+            name = entry.rpartition("/")[2]
+            modname = inspect.getmodulename(name)
+            is_package = False
+            if not modname and source.is_dir(entry) and "." not in name:
+                if not any(inspect.getmodulename(child.rpartition("/")[2]) == "__init__" for child in source.children(entry)):
+                    continue
+                modname, is_package = name, True
+            if modname and modname != "__init__" and "." not in modname and modname not in yielded:
+                yielded.add(modname)
+                yield prefix + modname, is_package
 
     def get_data(self, path: str) -> bytes:
         """A file of the source by its full path, as zipimporter's ``get_data`` reads it.

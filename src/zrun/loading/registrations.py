@@ -1,8 +1,8 @@
 """zrun's finder and loaders, registered with the libraries that keep registries of importers.
 
 Some libraries look importers up by type in a table of their own, and know
-only the stdlib's: ``pkgutil.iter_importer_modules`` is a ``singledispatch``
-over the path-entry finder (``FileFinder`` and ``zipimporter`` only);
+only the stdlib's (``pkgutil``, which asks other finders for ``iter_modules``,
+needs none: :meth:`zrun.loading.finders.SourceFinder.iter_modules`);
 distlib (vendored in pip) maps ``type(loader)`` exactly to a resource finder,
 so ``pip`` run from its own wheel fails with "Unable to locate finder";
 ``pkg_resources`` walks the loader's MRO and gives unknown types a provider
@@ -18,13 +18,12 @@ from types import ModuleType
 
 from ..source import Source
 from ..stdlib import stdlib
-from .finders import SourceFinder
 from .moduleloader import ModuleLoader
 from .zipimporter import ArchiveLoader
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Callable, Dict, Iterator, List, Set, Tuple
+    from typing import Any, Callable, Dict, List, Set, Tuple
 
 #: Library module -> how to register zrun with it.
 LIBRARIES: Dict[str, Callable[[ModuleType], None]] = {}
@@ -87,35 +86,6 @@ class _Entries:
         if not self.source.is_file(name):
             raise FileNotFoundError(path)
         return self.source.read(name)
-
-
-# --- pkgutil ---------------------------------------------------------------------
-
-
-def iter_source_modules(importer: SourceFinder, prefix: str = "") -> Iterator[Tuple[str, bool]]:
-    """``pkgutil.iter_modules`` for one folder of a source, as pkgutil lists a directory:
-    modules, and folders holding an ``__init__`` (namespace packages are not listed)."""
-    inspect = stdlib("inspect")
-    source, folder = importer.source, importer.prefix.rstrip("/")
-    if not source.is_dir(folder):
-        return
-    yielded: Set[str] = set()
-    for entry in source.children(folder):
-        name = entry.rpartition("/")[2]
-        modname = inspect.getmodulename(name)
-        is_package = False
-        if not modname and source.is_dir(entry) and "." not in name:
-            if not any(inspect.getmodulename(child.rpartition("/")[2]) == "__init__" for child in source.children(entry)):
-                continue
-            modname, is_package = name, True
-        if modname and modname != "__init__" and "." not in modname and modname not in yielded:
-            yielded.add(modname)
-            yield prefix + modname, is_package
-
-
-@registers("pkgutil")
-def _pkgutil(pkgutil: ModuleType) -> None:
-    pkgutil.iter_importer_modules.register(SourceFinder, iter_source_modules)
 
 
 # --- distlib (pip._vendor.distlib) -------------------------------------------------
