@@ -205,6 +205,34 @@ def test_metadata_of_sources_on_disk(make_tree: Any, host: Any, strict: Any) -> 
     assert scope.diff() == [] and strict() == []
 
 
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="reads /proc/self/fd")
+def test_metadata_of_a_replaced_archive_is_its_new_content(tmp_path: Path) -> None:
+    """importlib.metadata caches a zipfile per ``sys.path`` entry (3.10+): a scope's archive must not stay open
+    after the scope; and once a host replaces it (a plugin update), the next scope sees its new metadata."""
+    plugin = tmp_path / "plug.zip"
+
+    def build(version: str) -> None:
+        files = {
+            "plugmeta/__init__.py": "import importlib.metadata as m\n\ndef version():\n    return m.version('plugmeta')\n",
+            "plugmeta-1.0.dist-info/METADATA": f"Metadata-Version: 2.1\nName: plugmeta\nVersion: {version}\n",
+        }
+        write_zip(tmp_path / "next.zip", files)
+        os.replace(tmp_path / "next.zip", plugin)
+
+    def held_open() -> List[str]:
+        links = [os.path.join("/proc/self/fd", fd) for fd in os.listdir("/proc/self/fd")]
+        return [link for link in links if os.path.exists(link) and os.readlink(link) == str(plugin)]
+
+    build("1.0")
+    with zrun.Scope([str(plugin)]) as scope:
+        assert scope.call("plugmeta:version") == "1.0"
+    gc.collect()  # zipfile.Path's objects form cycles: unreachable is the point, not collected yet
+    assert held_open() == []
+    build("2.0")
+    with zrun.Scope([str(plugin)]) as scope:
+        assert scope.call("plugmeta:version") == "2.0"
+
+
 def test_builtins_and_zrun_are_never_shadowed(make_tree: Any, host: Any) -> None:
     with zrun.Scope(make_tree(PLUGIN).sources) as scope:
         assert scope.import_module("sys") is sys and scope.import_module("zrun") is zrun
