@@ -145,7 +145,10 @@ class Path0:
         path = self.path
         if self.entry is None:
             return
-        _forget_metadata_paths()
+        if "importlib.metadata" in sys.modules:  # it keeps the entry's archive open: see forget_path_entries
+            from ..loading.distributions import forget_path_entries
+
+            forget_path_entries()
         if _swapped_back(path) or self.entry not in path:
             return
         where = 0 if path[0] == self.entry else path.index(self.entry)
@@ -153,18 +156,6 @@ class Path0:
             del path[where]
         else:
             path[where] = self.previous
-
-
-def _forget_metadata_paths() -> None:
-    """Clear importlib.metadata's cache of ``sys.path`` entries, as ``importlib.invalidate_caches()`` does.
-
-    It keeps a ``zipfile.Path`` per entry it searched (``FastPath``, 3.10+), so
-    an archive that leaves ``sys.path`` here would stay open, one descriptor per
-    plugin archive a host ever ran, up to 128.
-    """
-    finder = getattr(sys.modules.get("importlib.metadata"), "MetadataPathFinder", None)
-    if finder is not None:
-        finder().invalidate_caches()  # an instance: 3.10-3.12 forgot the method's @classmethod
 
 
 class Argv:

@@ -76,3 +76,13 @@ def find_distributions(entries: Sequence[Union[str, Source]], context: Any = Non
                 yield from MetadataPathFinder.find_distributions(DistributionFinder.Context(name=name, path=[entry]))
         elif entry.root not in on_path:
             yield from in_source(entry, name)
+
+
+def forget_path_entries() -> None:
+    """Clear importlib.metadata's cache of ``sys.path`` entries, as ``importlib.invalidate_caches()`` does.
+
+    It keeps a ``zipfile.Path`` per entry it searched (``FastPath``, 3.10+), so
+    an archive a scope or run put on ``sys.path`` would stay open after it: one
+    descriptor per plugin archive a host ever ran, up to 128.
+    """
+    MetadataPathFinder().invalidate_caches()  # an instance: 3.10-3.12 forgot the method's @classmethod
