@@ -21,12 +21,10 @@ from .index import Member, read_index
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import AbstractSet, Callable, List, Mapping, Optional, Tuple, Union
+    from typing import AbstractSet, Callable, Mapping, Optional
 
     from .index import Fetch as _Fetch
-    from .index import Index as _Parsed
-
-    _Index = Union[_Parsed, Tuple[Mapping[str, Member], AbstractSet[str], List[str]]]
+    from .index import Index as _Index
 _LOCAL = struct.Struct("<4s22x2H")  # 30 bytes: signature, name and extra lengths
 
 
@@ -116,11 +114,8 @@ class Archive:
             if large:
                 from . import indexcache  # lazily: small archives never load it
             index: Optional[_Index] = indexcache.load(apath, st) if large else None
-            if index is None:
-                parsed = parse(f, st, apath)
-                if large:
-                    indexcache.store(apath, st, parsed)
-                index = parsed
+            if index is None:  # a large one is streamed into a table, stored and searched; a small one parsed
+                index = indexcache.first_run(f, st, apath) if large else parse(f, st, apath)
         archive = _cache[apath] = cls(apath, index, identity(st), st.st_size)
         return archive
 

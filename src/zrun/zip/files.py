@@ -18,9 +18,9 @@ from .index import read_index
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import BinaryIO, Tuple
+    from typing import BinaryIO, Optional, Tuple
 
-    from .index import Fetch, Index
+    from .index import Fetch, Index, Large
 
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0)  # no FIFO hang
 
@@ -93,10 +93,10 @@ def reader(f: BinaryIO) -> Fetch:
     return fetch
 
 
-def parse(f: BinaryIO, st: os.stat_result, path: str) -> Index:
-    """The central directory of the open file ``f`` (``st`` its ``fstat``)."""
+def parse(f: BinaryIO, st: os.stat_result, path: str, large: Optional[Large] = None) -> Index:
+    """The central directory of the open file ``f`` (``st`` its ``fstat``); ``large`` as :func:`~zrun.zip.index.read_index` takes it."""
     try:
-        return read_index(reader(f), st.st_size, path)
+        return read_index(reader(f), st.st_size, path, large)
     except OSError as e:  # a dying disk or NFS mount: still an error naming the archive
         raise ArchiveError(path, f"cannot read: {e}") from e
 

@@ -17,8 +17,11 @@ from ..stdlib import stdlib
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from typing import AbstractSet, List, Mapping, Optional, Tuple
 
     Fetch = Callable[[int, int], bytes]  # (position, length) -> bytes, short at the end
+    #: Where the central directory lies: its start and size in the file, the prefix length, the end record's entry count, ZIP64.
+    Directory = Tuple[int, int, int, int, bool]
 _EOCD = struct.Struct("<4s4H2LH")  # end of central directory record, 22 bytes
 _Z64_LOCATOR = struct.Struct("<4sLQL")  # 20 bytes, right before the EOCD
 _Z64_EOCD = struct.Struct("<4sQ2H2L4Q")  # 56 bytes, usually right before the locator
@@ -50,7 +53,9 @@ class Member(tuple):  # type: ignore[type-arg]
 
 
 if TYPE_CHECKING:
-    Index = tuple[dict[str, Member], frozenset[str], list[str]]  # members, dirs, refused
+    Index = Tuple[Mapping[str, Member], AbstractSet[str], List[str]]  # members, dirs, refused: a parse's or a table's
+    Parsed = Tuple[dict[str, Member], frozenset[str], List[str]]  # what a parse makes
+    Large = Callable[[Fetch, Directory], Optional[Index]]  # an index for a large directory, or None to parse it here
 
 
 def _find_eocd(tail: bytes) -> int:
@@ -73,19 +78,22 @@ def _no_end_record(fetch: Fetch, path: str) -> None:
         raise CorruptArchive(path, "truncated or corrupt zip archive: it starts as one but has no end of central directory record")
 
 
-def read_index(fetch: Fetch, size: int, path: str) -> Index:
+def read_index(fetch: Fetch, size: int, path: str, large: Optional[Large] = None) -> Index:
     """Find the end records (ZIP64 too) and the prefix length; parse the directory.
 
-    A directory too big for the memory left is an :class:`ArchiveError` naming
-    the archive, not a bare ``MemoryError``.
+    ``large``, if given, is offered the located directory first
+    (:func:`zrun.zip.streamed.table_index` streams a large one into the
+    stored table); when it declines (``None``), the directory is parsed into
+    a ``dict`` here. A directory too big for the memory left is an
+    :class:`ArchiveError` naming the archive, not a bare ``MemoryError``.
     """
     try:
-        return _read_index(fetch, size, path)
+        return _read_index(fetch, size, path, large)
     except MemoryError:
         raise ArchiveError(path, f"not enough memory to index its central directory ({size} bytes of archive)") from None
 
 
-def _read_index(fetch: Fetch, size: int, path: str) -> Index:
+def _read_index(fetch: Fetch, size: int, path: str, large: Optional[Large]) -> Index:
     if size < _EOCD.size:
         _no_end_record(fetch, path)
         raise NotAnArchive(path, "not a zip archive" + ("" if size else " (empty file)"))
@@ -118,6 +126,10 @@ def _read_index(fetch: Fetch, size: int, path: str) -> Index:
     base = end - cd_size - cd_off  # bytes of prefix (shebang, stub) before the zip
     if base < 0:
         raise CorruptArchive(path, "central directory is truncated (runs past its end)")
+    if large is not None:
+        streamed = large(fetch, (end - cd_size, cd_size, base, count, zip64))
+        if streamed is not None:
+            return streamed
     cd = at(end - cd_size, cd_size)
     if cd_size < _GC_PAUSE_BYTES:  # the size, not the count, which a 16-bit field may have wrapped
         return _parse(cd, base, count, zip64, path)
@@ -131,7 +143,7 @@ def _read_index(fetch: Fetch, size: int, path: str) -> Index:
             gc.enable()
 
 
-def _parse(cd: bytes, base: int, count: int, zip64: bool, path: str) -> Index:
+def _parse(cd: bytes, base: int, count: int, zip64: bool, path: str) -> Parsed:
     """The hot loop: one unpack per entry, locals only, no calls that can be avoided."""
     unpack, new = _CENTRAL.unpack_from, tuple.__new__
     text = cd.decode("latin-1")  # ASCII names are then one str slice: no bytes copy, no decode call
@@ -157,7 +169,7 @@ def _parse(cd: bytes, base: int, count: int, zip64: bool, path: str) -> Index:
                     refused.append(cd[q - nlen:q].decode("utf-8", "replace"))
                     continue
             if csize == _U32 or size == _U32 or offset == _U32:
-                size, csize, offset = _zip64_extra(cd[q:q + xlen], size, csize, offset, path, name)
+                size, csize, offset = zip64_extra(cd[q:q + xlen], size, csize, offset, path, name)
             if name[:1] in "/\\" or "\x00" in name or (  # "" too
                     ".." in name and ".." in name.replace("\\", "/").split("/")):
                 refused.append(name)
@@ -166,7 +178,7 @@ def _parse(cd: bytes, base: int, count: int, zip64: bool, path: str) -> Index:
             else:
                 t = times.get(dostime)
                 if t is None:
-                    t = times[dostime] = _dos_time(dostime)
+                    t = times[dostime] = dos_time(dostime)
                 members[name] = new(Member, (name, offset + base, method, csize, size, crc, t, flags))
     except struct.error:
         raise CorruptArchive(path, f"central directory is truncated (entry {n})") from None
@@ -174,8 +186,13 @@ def _parse(cd: bytes, base: int, count: int, zip64: bool, path: str) -> Index:
         raise CorruptArchive(path, "last central directory entry runs past its end")
     if n != count and (zip64 or n & 0xFFFF != count):  # tolerate 16-bit wrapped counts
         raise CorruptArchive(path, f"central directory holds {n} entries, its end record says {count}")
+    return members, folders({m[:m.rfind("/") + 1] for m in members}.union(dir_entries)), refused
+
+
+def folders(parents: AbstractSet[str]) -> frozenset[str]:
+    """The directories of an archive: ``parents`` (each ``""`` or ending in ``/``) and their ancestors, without the slash."""
     dirs: set[str] = set()
-    for d in {m[:m.rfind("/") + 1] for m in members}.union(dir_entries):
+    for d in parents:
         i = len(d) - 1  # d is "" or ends in "/": add it and every ancestor, once
         while i > 0:
             d = d[:i]
@@ -183,10 +200,10 @@ def _parse(cd: bytes, base: int, count: int, zip64: bool, path: str) -> Index:
                 break
             dirs.add(d)
             i = d.rfind("/")
-    return members, frozenset(dirs), refused
+    return frozenset(dirs)
 
 
-def _zip64_extra(extra: bytes, size: int, csize: int, offset: int, path: str, name: str) -> tuple[int, int, int]:
+def zip64_extra(extra: bytes, size: int, csize: int, offset: int, path: str, name: str) -> tuple[int, int, int]:
     """Fields that are 0xFFFFFFFF come from the 0x0001 extra, in the spec's order."""
     i = 0
     while i + 4 <= len(extra):
@@ -207,7 +224,7 @@ def _zip64_extra(extra: bytes, size: int, csize: int, offset: int, path: str, na
     raise CorruptArchive(path, "ZIP64 sizes without a ZIP64 extra field", name)
 
 
-def _dos_time(dt: int) -> float:
+def dos_time(dt: int) -> float:
     """DOS date (high half) and time (low half) to POSIX seconds, local like zipimport."""
     d, t = dt >> 16, dt & 0xFFFF
     try:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import time
 
 from ..cache import store as cache
-from .files import parse_again
+from .files import parse, parse_again
 from .table import Damaged, Table
 from .tablebuild import build
 from .tableviews import Members, Names
@@ -30,12 +30,9 @@ from .tableviews import Members, Names
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import os
-    from typing import AbstractSet, List, Mapping, Optional, Tuple
+    from typing import BinaryIO, Callable, Optional
 
-    from .index import Index as Parsed
-    from .index import Member
-
-    Index = Tuple[Mapping[str, Member], AbstractSet[str], List[str]]
+    from .index import Directory, Fetch, Index
 
 #: Archives with fewer members are parsed every time (measured: docs/cache.md).
 MIN_ENTRIES = 1000
@@ -63,22 +60,62 @@ def load(path: str, st: os.stat_result) -> Optional[Index]:
     opened = cache.open_index(identity(path, st))
     if opened is None:
         return None
+    try:
+        return _searched(path, st, *opened)
+    except (Damaged, EOFError, ValueError, TypeError):
+        return None  # damaged at open, or not a table of this format: parse instead
 
-    def reparse() -> Parsed:
+
+def first_run(f: BinaryIO, st: os.stat_result, path: str) -> Index:
+    """The index of an archive with no stored table, stored for later runs if it is large enough.
+
+    A directory of :data:`MIN_ENTRIES` entries or more is streamed into the
+    table (:mod:`zrun.zip.streamed`), which is stored and then searched as a
+    later run searches it: no ``dict`` of every member is ever made. A smaller
+    one is parsed into a ``dict`` here, as before.
+    """
+
+    def large(fetch: Fetch, directory: Directory) -> Optional[Index]:
+        if directory[3] < MIN_ENTRIES:  # the end record's count (which a 16-bit field may have wrapped: then a dict)
+            return None
+        from . import streamed  # only here: no other run needs it
+
+        built = streamed.table(fetch, directory, path)
+        if built is None or built[1] < MIN_ENTRIES:
+            return None  # names over 4 GiB, or mostly folders: parsed as before
+        table, _ = built
+        key = identity(path, st)
+        cache.store_index(key, table)
+        opened = cache.open_index(key)
+        if opened is not None:
+            try:
+                return _searched(path, st, *opened)
+            except (Damaged, EOFError, ValueError, TypeError):
+                pass  # replaced or damaged since it was written: the table in hand is sound
+        view = memoryview(table)
+        return _searched(path, st, lambda at, n: view[at:at + n].tobytes(), len(table))
+
+    index = parse(f, st, path, large)
+    if isinstance(index[0], dict):
+        store(path, st, index)
+    return index
+
+
+def _searched(path: str, st: os.stat_result, read: Callable[[int, int], bytes], size: int) -> Index:
+    """The views of a table (:class:`Damaged` if its header, length or tail is wrong) that answer from a parse after damage."""
+
+    def reparse() -> Index:
         index, same = parse_again(path, st)
         table.parsed = index  # answers from now on: the rewrite below imports, and imports look here
         if same:
             store(path, st, index)
         return index
 
-    try:
-        table = Table(opened[0], opened[1], reparse)
-    except (Damaged, EOFError, ValueError, TypeError):
-        return None  # damaged at open, or not a table of this format: parse instead
+    table = Table(read, size, reparse)
     return Members(table), Names(table, "", dirs=True), table.refused
 
 
-def store(path: str, st: os.stat_result, index: Parsed) -> None:
+def store(path: str, st: os.stat_result, index: Index) -> None:
     """Keep ``index`` for later runs if the archive is large enough to be worth it."""
     if len(index[0]) < MIN_ENTRIES:
         return

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from typing import Any, Dict, FrozenSet, List, Optional, Tuple
 
-    Index = Tuple[Dict[str, Member], FrozenSet[str], List[str]]
+    from .index import Index
 
 _SPAN = struct.Struct("<II")
 _MTIME = struct.Struct("<d")

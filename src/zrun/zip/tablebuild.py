@@ -42,12 +42,10 @@ from ..stdlib import stdlib
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-    from typing import Dict, FrozenSet, List, Optional, Tuple
+    from collections.abc import Iterable, Iterator
+    from typing import Any, List, Optional
 
-    from .index import Member
-
-    Index = Tuple[Dict[str, Member], FrozenSet[str], List[str]]
+    from .index import Index
 
 MAGIC = b"ZRX1"
 HEAD = struct.Struct("<4sI6Q")  # magic, chunk, members, dirs, names, refused bytes, data length, reserved
@@ -61,31 +59,47 @@ CHUNK = 1 << 14
 
 
 def build(index: Index) -> Optional[bytearray]:
-    """The table for ``index``, or ``None`` if it cannot be laid out (names over 4 GiB).
+    """The table for a parse's ``index``, or ``None`` if it cannot be laid out (names over 4 GiB).
 
     Column by column through ``array`` (C loops: 1,000,000 entries in ~0.2 s,
-    where a ``struct`` pack per record took 1.1 s), into one buffer: a first
-    run already holds the parse, and joined copies would add to its peak.
+    where a ``struct`` pack per record took 1.1 s). A first run of a large
+    archive does not come here: it streams its directory into the table
+    (:mod:`zrun.zip.streamed`); a parse made for a damaged table does.
     """
     array = stdlib("array").array  # stdlib(): never an archive's array.py (this runs inside imports)
-    accumulate, itemgetter = stdlib("itertools").accumulate, stdlib("operator").itemgetter
+    itemgetter = stdlib("operator").itemgetter
 
     members, dirs, refused = index
-    files, folders = sorted(members), sorted(dirs)  # code point order is UTF-8 byte order
+    files = sorted(members)  # code point order is UTF-8 byte order
     joined = "".join(files).encode("utf-8", "surrogatepass")
-    folded = "".join(folders).encode("utf-8", "surrogatepass")
-    offsets = array("I", [0])
-    if offsets.itemsize != 4 or len(joined) + len(folded) >= 1 << 32:
-        return None
-    offsets.extend(accumulate(_sizes(files, joined)))
-    offsets.extend(accumulate(_sizes(folders, folded), initial=len(joined)))  # (n + 1) then (dirs + 1) offsets
     rows = list(map(members.__getitem__, files))
-    columns = [offsets, *(array(code, map(itemgetter(field), rows)) for field, code in COLUMNS)]
+    columns = [array(code, map(itemgetter(field), rows)) for field, code in COLUMNS]
+    return lay_out([joined], _sizes(files, joined), sorted(dirs), columns, refused)
+
+
+def lay_out(names: List[bytes], sizes: Iterable[int], folders: List[str], columns: List[Any], refused: List[str]) -> Optional[bytearray]:
+    """The table of members whose sorted UTF-8 names, concatenated, are the parts ``names`` (``sizes`` long each)
+    and whose columns (in :data:`COLUMNS`' order, native byte order) are ``columns``; ``None`` if the names
+    come to 4 GiB or more.
+
+    Written into one buffer: joined copies of the parts would add to a first run's peak.
+    """
+    array = stdlib("array").array
+    accumulate = stdlib("itertools").accumulate
+    folded = "".join(folders).encode("utf-8", "surrogatepass")
+    length_of_names = sum(map(len, names))
+    offsets = array("I", [0])
+    if offsets.itemsize != 4 or length_of_names + len(folded) >= 1 << 32:
+        return None
+    offsets.extend(accumulate(sizes))
+    members = len(offsets) - 1
+    offsets.extend(accumulate(_sizes(folders, folded), initial=length_of_names))  # (n + 1) then (dirs + 1) offsets
+    columns = [offsets, *columns]
     if sys.byteorder != "little":
         for column in columns:
             column.byteswap()
     rejected = marshal.dumps(list(refused))
-    parts = [*columns, joined, folded, rejected]
+    parts = [*columns, *names, folded, rejected]
     length = sum(len(part) * getattr(part, "itemsize", 1) for part in parts)
     nchunks = -(-length // CHUNK)
     start = HEAD_SIZE + 4 * nchunks
@@ -99,7 +113,7 @@ def build(index: Index) -> Optional[bytearray]:
     for c in range(nchunks):
         lo = start + c * CHUNK
         CRC.pack_into(out, HEAD_SIZE + 4 * c, zlib.crc32(view[lo:lo + CHUNK]))
-    HEAD.pack_into(out, 0, MAGIC, CHUNK, len(files), len(folders), len(joined) + len(folded), len(rejected), length, 0)
+    HEAD.pack_into(out, 0, MAGIC, CHUNK, members, len(folders), length_of_names + len(folded), len(rejected), length, 0)
     CRC.pack_into(out, 56, zlib.crc32(view[HEAD_SIZE:start], zlib.crc32(view[:56])))
     view.release()
     return out
