@@ -104,7 +104,7 @@ def write_big(path: Path, *, prefix: bytes = b"", zip64_everywhere: bool = False
     raw = "cp437/caf\u00e9.py".encode()  # then drop its UTF-8 flag: its name is read as cp437 bytes
     for sig, flag_at in ((b"PK\x01\x02", 8), (b"PK\x03\x04", 6)):
         at = _record_of(blob, raw, sig)
-        blob[at + flag_at:at + flag_at + 2] = struct.pack("<H", struct.unpack_from("<H", blob, at + flag_at)[0] & ~0x800)
+        blob[at + flag_at : at + flag_at + 2] = struct.pack("<H", struct.unpack_from("<H", blob, at + flag_at)[0] & ~0x800)
     path.write_bytes(bytes(blob))
     return path
 
@@ -116,7 +116,7 @@ def _record_of(blob: bytearray, name: bytes, sig: bytes) -> int:
     while True:
         at = blob.rfind(sig, 0, at)
         assert at >= 0, name
-        if blob[at + offset:at + offset + len(name)] == name:
+        if blob[at + offset : at + offset + len(name)] == name:
             return at
 
 
@@ -159,11 +159,15 @@ def test_first_run_searches_the_table_it_streamed(fresh: Path, monkeypatch: pyte
 
 @pytest.mark.parametrize("kind", ["plain", "prefixed", "zip64 extras", "long comments"])
 @pytest.mark.parametrize("chunk", [None, 997, 61])
-def test_streamed_first_run_answers_what_the_dict_parse_answers(fresh: Path, monkeypatch: pytest.MonkeyPatch, kind: str,
-                                                                chunk: Any) -> None:
+def test_streamed_first_run_answers_what_the_dict_parse_answers(
+    fresh: Path, monkeypatch: pytest.MonkeyPatch, kind: str, chunk: Any
+) -> None:
     """Same members (times, offsets, sizes, CRCs), folders, refusals and lookups, however the directory is read."""
-    options: Dict[str, Any] = {"prefixed": {"prefix": b"#!/usr/bin/env python3\n"}, "zip64 extras": {"zip64_everywhere": True},
-                               "long comments": {"comment_every": 97}}.get(kind, {})
+    options: Dict[str, Any] = {
+        "prefixed": {"prefix": b"#!/usr/bin/env python3\n"},
+        "zip64 extras": {"zip64_everywhere": True},
+        "long comments": {"comment_every": 97},
+    }.get(kind, {})
     path = write_big(fresh / "big.zip", **options)
     if chunk is not None:
         monkeypatch.setattr("zrun.zip.streamed.CHUNK", chunk)
@@ -204,9 +208,9 @@ def _patched(path: Path, how: str) -> None:
         starts.append(p)
         nlen, xlen, clen = struct.unpack_from("<3H", blob, p + 28)
         p += 46 + nlen + xlen + clen
-    victim = next(at for at in starts[len(starts) * 5 // 6:] if blob[at + 46:at + 55] == b"big/data/")
+    victim = next(at for at in starts[len(starts) * 5 // 6 :] if blob[at + 46 : at + 55] == b"big/data/")
     if how == "bad signature":
-        blob[victim:victim + 4] = b"PK\x01\x03"
+        blob[victim : victim + 4] = b"PK\x01\x03"
     elif how == "count lies":
         struct.pack_into("<2H", blob, end + 8, count + 1, count + 1)
     elif how == "ZIP64 sizes without extra":
@@ -214,12 +218,12 @@ def _patched(path: Path, how: str) -> None:
     elif how == "ZIP64 extra too short":
         nlen, xlen = struct.unpack_from("<2H", blob, victim + 28)
         struct.pack_into("<L", blob, victim + 42, 0xFFFFFFFF)  # the offset: the extra below says 0 bytes
-        blob[victim + 46 + nlen:victim + 46 + nlen] = struct.pack("<2H", 1, 0)
+        blob[victim + 46 + nlen : victim + 46 + nlen] = struct.pack("<2H", 1, 0)
         struct.pack_into("<H", blob, victim + 30, xlen + 4)
         struct.pack_into("<L", blob, end + 4 + 12, cd_size + 4)
     elif how == "bad UTF-8 name":
         nlen = struct.unpack_from("<H", blob, victim + 28)[0]
-        blob[victim + 46:victim + 48] = b"\xff\xfe"
+        blob[victim + 46 : victim + 48] = b"\xff\xfe"
         struct.pack_into("<H", blob, victim + 8, struct.unpack_from("<H", blob, victim + 8)[0] | 0x800)
         assert nlen > 2
     elif how == "NUL in a name":
@@ -228,7 +232,7 @@ def _patched(path: Path, how: str) -> None:
         last = starts[-1]
         struct.pack_into("<H", blob, last + 32, struct.unpack_from("<H", blob, last + 32)[0] + 30)
     elif how == "directory cut short":
-        del blob[victim + 10:victim + 20]
+        del blob[victim + 10 : victim + 20]
         struct.pack_into("<L", blob, end - 10 + 12, cd_size - 10)
         struct.pack_into("<L", blob, end - 10 + 16, cd_off)
     else:
@@ -236,14 +240,23 @@ def _patched(path: Path, how: str) -> None:
     path.write_bytes(bytes(blob))
 
 
-DAMAGE = ["bad signature", "count lies", "ZIP64 sizes without extra", "ZIP64 extra too short", "bad UTF-8 name", "NUL in a name",
-          "last entry runs past its end", "directory cut short"]
+DAMAGE = [
+    "bad signature",
+    "count lies",
+    "ZIP64 sizes without extra",
+    "ZIP64 extra too short",
+    "bad UTF-8 name",
+    "NUL in a name",
+    "last entry runs past its end",
+    "directory cut short",
+]
 
 
 @pytest.mark.parametrize("chunk", [None, 61])
 @pytest.mark.parametrize("how", DAMAGE)
-def test_damage_deep_in_a_large_directory_is_the_dict_parse_error(fresh: Path, monkeypatch: pytest.MonkeyPatch, how: str,
-                                                                  chunk: Any) -> None:
+def test_damage_deep_in_a_large_directory_is_the_dict_parse_error(
+    fresh: Path, monkeypatch: pytest.MonkeyPatch, how: str, chunk: Any
+) -> None:
     path = write_big(fresh / "big.zip")
     _patched(path, how)
     if chunk is not None:
@@ -286,6 +299,20 @@ def test_small_archives_keep_the_dict_parse(fresh: Path) -> None:
     assert stored_entries(fresh) == []
 
 
+def test_a_directory_of_mostly_folders_keeps_the_dict_parse(fresh: Path) -> None:
+    """Enough entries to stream, too few files for a stored table: parsed into a dict, as before, and not stored."""
+    path = fresh / "folders.zip"
+    with zipfile.ZipFile(path, "w") as z:
+        for n in range(indexcache.MIN_ENTRIES):
+            z.writestr(f"d{n:04d}/", b"")
+        z.writestr("pkg/__init__.py", b"")
+    assert path.stat().st_size >= indexcache.MIN_BYTES
+    archive = Archive.open(path)
+    assert not archive.table_backed() and list(archive.members) == ["pkg/__init__.py"]
+    assert outcome(lambda: archive) == dict_parse(path)
+    assert stored_entries(fresh) == []
+
+
 def test_without_a_cache_the_first_run_searches_its_table_in_memory(fresh: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = write_big(fresh / "big.zip")
     expected = dict_parse(path)
@@ -315,8 +342,9 @@ def test_cli_first_and_later_runs(fresh: Path) -> None:
     env["ZRUN_CACHE_DIR"] = str(fresh / "cache")
 
     def run() -> Tuple[int, str, str]:
-        out = subprocess.run([sys.executable, "-c", textwrap.dedent(FIRST_RUN), f"{path}:big.one"], env=env,
-                             capture_output=True, text=True, timeout=60)
+        out = subprocess.run(
+            [sys.executable, "-c", textwrap.dedent(FIRST_RUN), f"{path}:big.one"], env=env, capture_output=True, text=True, timeout=60
+        )
         return out.returncode, out.stdout, out.stderr
 
     assert run() == (0, f"{ONE}\n", "")

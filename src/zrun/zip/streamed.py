@@ -88,7 +88,7 @@ def stream(fetch: Fetch, directory: Directory, path: str, numbered: bool = False
         marks = len(out.keys), len(out.dirs)
         quick = None if numbered or out.wide else _quick(buf, final, out)
         if quick is None or _unusual(buf, out, *marks):
-            del out.keys[marks[0]:], out.dirs[marks[1]:]
+            del out.keys[marks[0] :], out.dirs[marks[1] :]
             p, n = _careful(buf, final, out, n, path)
         else:
             p, n = quick[0], n + quick[1]
@@ -120,11 +120,11 @@ def _quick(buf: bytes, final: bool, out: Streamed) -> Optional[Tuple[int, int]]:
                 break
             if sig != _SIG:
                 return None
-            name = buf[p + 46:q]
+            name = buf[p + 46 : q]
             if name[-1] == 47:  # "/"
                 dirs(name)
             else:
-                add(name + buf[p + 7:p + 46])
+                add(name + buf[p + 7 : p + 46])
             p = following
             k += 1
     except (struct.error, IndexError):  # a header cut short, an empty name
@@ -141,8 +141,15 @@ def _unusual(buf: bytes, out: Streamed, keys_at: int, dirs_at: int) -> bool:
     if b"\xff\xff\xff\xff" in buf:  # maybe a ZIP64 field
         return True
     text = b"\n".join([*map(operator.itemgetter(slice(None, -ROW - 1)), keys), *out.dirs[dirs_at:]])
-    return (not text.isascii() or b"\x00" in text or b".." in text or text[:1] in b"/\\" or b"\n/" in text or b"\n\\" in text
-            or any(map(operator.itemgetter(-ROW - 1), keys)))
+    return (
+        not text.isascii()
+        or b"\x00" in text
+        or b".." in text
+        or text[:1] in b"/\\"
+        or b"\n/" in text
+        or b"\n\\" in text
+        or any(map(operator.itemgetter(-ROW - 1), keys))
+    )
 
 
 def _careful(buf: bytes, final: bool, out: Streamed, n: int, path: str) -> Tuple[int, int]:
@@ -162,7 +169,7 @@ def _careful(buf: bytes, final: bool, out: Streamed, n: int, path: str) -> Tuple
             following = q + xlen + clen
             if following > have and not final:
                 break  # not whole in this read: the next one starts with it
-            name, row = buf[p + 46:q], buf[p + 8:p + 46]
+            name, row = buf[p + 46 : q], buf[p + 8 : p + 46]
             p = following
             n += 1
             if not name.isascii():  # the key is the UTF-8 of the name the dict parse decodes
@@ -173,7 +180,7 @@ def _careful(buf: bytes, final: bool, out: Streamed, n: int, path: str) -> Tuple
                     continue
             fixed = None
             if csize == _U32 or usize == _U32 or offset == _U32:
-                fixed = zip64_extra(buf[q:q + xlen], usize, csize, offset, path, name.decode("utf-8"))
+                fixed = zip64_extra(buf[q : q + xlen], usize, csize, offset, path, name.decode("utf-8"))
             # The dict parse's rules on its str, here on UTF-8 bytes, where "/", "\\", "." and NUL are themselves.
             if name[:1] in b"/\\" or b"\x00" in name or (b".." in name and b".." in name.replace(b"\\", b"/").split(b"/")):
                 refused.append(name.decode("utf-8"))
@@ -239,5 +246,5 @@ def _extend(columns: List[Any], rows: bytes) -> None:
         size = column.itemsize
         raw = bytearray(size * count)
         for b in range(width):
-            raw[b::size] = rows[at + b::ROW]
+            raw[b::size] = rows[at + b :: ROW]
         column.frombytes(raw)
