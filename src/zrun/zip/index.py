@@ -3,7 +3,10 @@
 Everything here runs before the first module of an archive can be imported,
 for every entry: the parse loop is written for speed (one ``struct`` unpack
 per entry, ASCII names sliced from one decoded string, garbage collection
-paused), and unsafe names are refused here, so no later step sees them.
+paused), and unsafe names are refused here, so no later step sees them. A large
+directory is offered to the caller's ``large`` first: the first run of a large
+archive streams it into the stored table instead (:mod:`zrun.zip.streamed`,
+which applies these same rules).
 """
 
 from __future__ import annotations

@@ -6,7 +6,9 @@ the same file reads the stored table instead (:mod:`zrun.zip.table`: sorted
 names, fixed-size records, bisected in place), so it decodes only the entries
 it looks up: its cost no longer grows with the archive. A small archive is not
 worth a file in the cache: below :data:`MIN_ENTRIES` the saving is under ~2 ms
-a run (measurements in docs/cache.md).
+a run (measurements in docs/cache.md). The first run of a large archive makes
+the table straight from the directory (:func:`first_run`, :mod:`zrun.zip.streamed`)
+and searches it too, so no run holds a ``dict`` of every member.
 
 The key is the archive's path and its ``stat`` identity (device, inode, size,
 modification and change times), plus the local time zone, because member times
