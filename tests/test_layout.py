@@ -14,8 +14,6 @@ import ast
 from pathlib import Path
 from typing import Dict, Iterator, List, Set
 
-import pytest
-
 import zrun
 
 PACKAGE = Path(zrun.__file__).parent
