@@ -71,7 +71,7 @@ def location_wins(runner: Run, location: Location, module: str) -> None:
     """The location's package replaces any same-named one, for the run only; zrun itself never."""
     top = module.partition(".")[0]
     if top == OWN:
-        from ..plugins.owncopy import refuse_other_zrun
+        from .owncopy import refuse_other_zrun
 
         refuse_other_zrun(location)
     else:

@@ -172,7 +172,7 @@ class Run:
     def foreign(self) -> List[str]:
         """Modules that the run's sources answer but that came from elsewhere (an earlier run's, the host's):
         left in ``sys.modules`` they would answer this run's names with the other source's code."""
-        from ..plugins.shadows import foreign
+        from .shadows import foreign
 
         return foreign(self.sources)
 

@@ -23,6 +23,7 @@ from ..engine.entries import Entry, SourceLike, one_or_many
 from ..engine.pieces import HiddenModules, Path0, SourcesFirst
 from ..engine.run import run_target
 from ..engine.runpy_api import run_module
+from ..engine.shadows import drop, main_location, preload, shadowed
 from ..engine.steps import Pieces, Run
 from ..engine.syslock import acquire
 from ..engine.sysstate import SYS_LOCK, SysState
@@ -30,7 +31,6 @@ from ..errors import NotRunnable, TargetError
 from ..loading.loader import location_of
 from ..source import Source
 from ..target import Target, parse
-from .shadows import drop, main_location, preload, shadowed
 
 Sources = Union[SourceLike, Iterable[SourceLike]]
 

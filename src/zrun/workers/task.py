@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 from ..engine.entries import Entry
+from ..engine.shadows import preload
 from ..errors import ArchiveError
 from ..frozen import FrozenSource
 from ..plugins.scope import Scope
-from ..plugins.shadows import preload
 from ..source import MemorySource, Source
 from ..target import parse
 from ..zip.source import ZipSource

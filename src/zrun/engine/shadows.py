@@ -11,16 +11,21 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from importlib.machinery import EXTENSION_SUFFIXES
-from typing import Iterable, List, Mapping, Set
+from importlib import machinery  # not ``from importlib.machinery import ...``: see zrun.stdlib
 
-from ..engine.entries import Entry
-from ..engine.locations import Location, location_for
 from ..errors import NotRunnable
+from .locations import location_for
+
+TYPE_CHECKING = False  # typing (and re, which it imports) costs milliseconds; only checkers need it
+if TYPE_CHECKING:
+    from typing import Iterable, List, Mapping, Set
+
+    from .entries import Entry
+    from .locations import Location
 
 #: Never shadowed: the import system and zrun itself must keep working inside.
 NEVER_SHADOWED = frozenset(sys.builtin_module_names) | {"__main__", "zrun"}
-_MODULE_SUFFIXES = (".py", ".pyc", *EXTENSION_SUFFIXES)
+_MODULE_SUFFIXES = (".py", ".pyc", *machinery.EXTENSION_SUFFIXES)
 
 
 def preload() -> None:

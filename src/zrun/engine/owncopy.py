@@ -23,8 +23,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Optional, Union
 
-    from ..engine.locations import Location
     from ..source import Source
+    from .locations import Location
 
 
 def other_zrun(entry: Union[str, Source]) -> Optional[str]:
