@@ -11,7 +11,7 @@ SRC = Path(__file__).resolve().parent.parent / "src" / "zrun"
 
 
 def test_every_variable_read_anywhere_is_documented() -> None:
-    used = {name for path in SRC.glob("*.py") for name in re.findall(r"\bZRUN_[A-Z_]+[A-Z]\b", path.read_text(encoding="utf-8"))}
+    used = {name for path in SRC.rglob("*.py") for name in re.findall(r"\bZRUN_[A-Z_]+[A-Z]\b", path.read_text(encoding="utf-8"))}
     documented = {name for name, _ in variables()}
     assert used - documented == set()
     assert documented == {"ZRUN_CACHE_DIR", "ZRUN_NO_CACHE", "ZRUN_MAX_MEMBER_SIZE", "ZRUN_VERBOSE"}

@@ -5,7 +5,7 @@ documentation; so does zrun, so that ``zrun --help`` and the README are
 generated from, and checked against, one list. Values are read from the
 environment at every access: a host (or a test) may change them while it runs.
 
-The hot path (:mod:`zrun.cache.store`, :mod:`zrun.zip.archive`) reads its two variables
+The hot path (:mod:`zrun.cache`, :mod:`zrun.zip.archive`) reads its variables
 itself, to keep this module off every start-up; ``tests/test_settings.py``
 checks that each name read anywhere in ``src/zrun`` is documented here.
 """
