@@ -135,3 +135,19 @@ def test_no_import_circle_through_the_reader_the_loaders_or_the_command_line() -
 def test_modules_stay_under_250_lines() -> None:
     sizes = {name: len(path.read_text(encoding="utf-8").splitlines()) for name, path in module_names().items()}
     assert {name: lines for name, lines in sizes.items() if lines > 250} == {}
+
+
+def test_the_layout_page_names_every_module() -> None:
+    """docs/layout.md is how a newcomer finds a module: each one is in its package's section."""
+    page = (PACKAGE.parent.parent / "docs" / "layout.md").read_text(encoding="utf-8")
+    sections = {heading.split("\n", 1)[0]: heading for heading in page.split("\n## ")[1:]}
+    missing = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        relative = path.relative_to(PACKAGE).as_posix()
+        package, _, leaf = relative.rpartition("/")
+        if package and leaf == "__init__.py" and len(path.read_text(encoding="utf-8").splitlines()) < 10:
+            continue  # a package's face: its docstring is the section's heading
+        where = [text for heading, text in sections.items() if (f"`{package}/`" in heading if package else "basics" in heading)]
+        if not any(f"| `{leaf}` |" in text or f"| `{relative}` |" in text for text in where):
+            missing.append(relative)
+    assert missing == []
