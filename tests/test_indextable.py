@@ -208,3 +208,22 @@ def test_a_lookup_reads_a_few_chunks_of_a_large_table(low_threshold: Path) -> No
     assert source.is_file("hello/__init__.py") and source.is_dir("filler/049") and not source.is_file("hello/x.py")
     assert source.children("") == ["filler", "hello"] and source.children("hello") == ["hello/__init__.py"]
     assert len(table._chunks) <= 40, f"{len(table._chunks)} of {table._nchunks} chunks read"
+
+
+def test_many_lookups_are_answered_from_rows_without_bisection(low_threshold: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Importing most of an archive (issue 16's warm 2,000 modules) looks up most names: past a fraction of
+    them, ``get``/``has``/``has_dir`` answer from every name read once, and answer exactly what a parse answers."""
+    path = big_archive(low_threshold / "big.zip", 1000)
+    parsed, searched = both(path)
+    table = searched.archive.dirs._table  # type: ignore[attr-defined]
+    names = sorted(parsed.archive.members)
+    for name in names[:400]:  # past 64 + n / 16 lookups
+        assert searched.archive.members.get(name) == parsed.archive.members[name]
+    bisections = []
+    real = indextable.Table._bisect
+    monkeypatch.setattr(indextable.Table, "_bisect", lambda *a: bisections.append(1) or real(*a))
+    for name in [*names, *probes(names[:50]), "big/none.py", "big/data/d999"]:
+        assert searched.archive.members.get(name) == parsed.archive.members.get(name), name
+        assert searched.is_file(name) == parsed.is_file(name) and searched.is_dir(name) == parsed.is_dir(name), name
+    assert bisections == [], f"{len(bisections)} bisections after the rows were read"
+    assert table.parsed is None, "answered by the table, not by a parse"

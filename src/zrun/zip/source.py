@@ -62,6 +62,7 @@ class ZipSource(Source):
     """
 
     def __init__(self, archive: PathOrBytes, *, name: Optional[str] = None) -> None:
+        self._identity: Optional[Tuple[Archive, str]] = None
         if isinstance(archive, (bytes, bytearray, memoryview)):
             root = unique_root("zip", name)
             self._archive = Archive.from_bytes(bytes(archive), label=root)
@@ -133,5 +134,12 @@ class ZipSource(Source):
         return member.mtime if member else None
 
     def identity(self) -> str:
-        ident = ",".join(str(part) for part in self._archive.identity)
-        return f"zip:{self._archive.path}:{ident}:{self._prefix}"
+        """The archive's identity as text; built once per archive object (every module's cache key asks for it)."""
+        archive = self._archive
+        known = self._identity
+        if known is not None and known[0] is archive:
+            return known[1]
+        ident = ",".join(str(part) for part in archive.identity)
+        text = f"zip:{archive.path}:{ident}:{self._prefix}"
+        self._identity = (archive, text)
+        return text

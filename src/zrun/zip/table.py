@@ -68,7 +68,11 @@ class Table:
         self._read, self._crcs, self._nchunks = read, crcs, nchunks
         self._chunks: Dict[int, bytes] = {}
         self._decoded: Dict[Tuple[int, int], bytes] = {}  # names read by bisection: every search passes the same first ones
-        self._known: Dict[int, FrozenSet[bytes]] = {}  # every name of a table, once lookups outnumber a fraction of it
+        # Once lookups outnumber a fraction of the names (importing most of an archive): every member name -> its row,
+        # every folder name, and the columns, each read once, so a lookup is a dict's and not a bisection's.
+        self._rows: Optional[Dict[str, int]] = None
+        self._folders: Optional[FrozenSet[str]] = None
+        self._decoded_columns: Optional[List[Any]] = None
         self._lookups = 0
         self._names_len = names
         self._reparse = reparse
@@ -133,6 +137,10 @@ class Table:
     def get(self, name: str) -> Optional[Member]:
         if self.parsed is None:
             try:
+                rows = self._rows if self._rows is not None else self._hot_rows()
+                if rows is not None:
+                    i = rows.get(name)
+                    return None if i is None else self._row(i, name)
                 key = _key(name)
                 i = self._bisect(0, self.n, key)
                 return self._member(i, name) if i < self.n and self._name(0, i) == key else None
@@ -140,31 +148,66 @@ class Table:
                 pass
         return self._recover()[0].get(name)
 
-    def _contains(self, table: int, count: int, key: bytes) -> bool:
-        """A bisection per lookup while lookups are few (one import from a huge archive); once
-        they outnumber a sixteenth of the names (importing most of an archive), every name in a set."""
-        known = self._known.get(table)
-        if known is None:
-            self._lookups += 1
-            if self._lookups <= 64 + count // 16:
-                i = self._bisect(table, count, key)
-                return i < count and self._name(table, i) == key
-            known = self._known[table] = frozenset(self._name(table, i) for i in range(count))
-        return key in known
+    def _hot(self) -> bool:
+        """A bisection per lookup while lookups are few (one import from a huge archive); once they
+        outnumber a sixteenth of the names (importing most of an archive, issue 16), sets read once."""
+        self._lookups += 1
+        return self._lookups > 64 + self.n // 16
+
+    def _hot_rows(self) -> Optional[Dict[str, int]]:
+        """Every member name -> its row, once lookups are many; ``None`` before."""
+        if not self._hot():
+            return None
+        names = self._names(0, 0, self.n)
+        self._rows = rows = dict(zip(names, range(len(names))))
+        return rows
+
+    def _row(self, i: int, name: str) -> Member:
+        """Member ``i`` from the columns, decoded whole once (they are a fraction of a table that is mostly being read)."""
+        columns = self._decoded_columns
+        if columns is None:
+            columns = self._decoded_columns = self._read_columns()
+        offset, csize, size, mtime, crc, method, flags = columns
+        return tuple.__new__(Member, (name, offset[i], method[i], csize[i], size[i], crc[i], mtime[i], flags[i]))
+
+    def _read_columns(self) -> List[Any]:
+        n, at = self.n, self._columns
+        array, columns = stdlib("array").array, []
+        for code in ("Q", "Q", "Q", "d", "I", "H", "H"):  # as tablebuild.COLUMNS lays them out
+            column = array(code)
+            column.frombytes(self._bytes(at, at + column.itemsize * n))
+            at += column.itemsize * n
+            columns.append(_native(column))
+        return columns
+
+    def _bisected(self, table: int, count: int, name: str) -> bool:
+        key = _key(name)
+        i = self._bisect(table, count, key)
+        return i < count and self._name(table, i) == key
 
     def has(self, name: str) -> bool:
         """Whether member ``name`` exists: :meth:`get` without decoding the member."""
+        rows = self._rows
+        if rows is not None and self.parsed is None:
+            return name in rows
         if self.parsed is None:
             try:
-                return self._contains(0, self.n, _key(name))
+                rows = self._hot_rows()
+                return name in rows if rows is not None else self._bisected(0, self.n, name)
             except Damaged:
                 pass
         return name in self._recover()[0]
 
     def has_dir(self, name: str) -> bool:
+        folders = self._folders
+        if folders is not None and self.parsed is None:
+            return name in folders
         if self.parsed is None:
             try:
-                return self._contains(self._dirs_at, self.ndirs, _key(name))
+                if not self._hot():
+                    return self._bisected(self._dirs_at, self.ndirs, name)
+                folders = self._folders = frozenset(self._names(self._dirs_at, 0, self.ndirs))
+                return name in folders
             except Damaged:
                 pass
         return name in self._recover()[1]
@@ -180,14 +223,8 @@ class Table:
         return iter([members[k] for k in sorted(members)])
 
     def _members(self) -> Iterator[Member]:
-        names, n, at = self._names(0, 0, self.n), self.n, self._columns
-        array, columns = stdlib("array").array, []
-        for code in ("Q", "Q", "Q", "d", "I", "H", "H"):  # as tablebuild.COLUMNS lays them out
-            column = array(code)
-            column.frombytes(self._bytes(at, at + column.itemsize * n))
-            at += column.itemsize * n
-            columns.append(_native(column))
-        offset, csize, size, mtime, crc, method, flags = columns
+        names = self._names(0, 0, self.n)
+        offset, csize, size, mtime, crc, method, flags = self._read_columns()
         rows = zip(names, offset, method, csize, size, crc, mtime, flags)
         return map(tuple.__new__, stdlib("itertools").repeat(Member), rows)
 
