@@ -152,7 +152,7 @@ class Table:
         """A bisection per lookup while lookups are few (one import from a huge archive); once they
         outnumber a sixteenth of the names (importing most of an archive, issue 16), sets read once."""
         self._lookups += 1
-        return self._lookups > 64 + self.n // 16
+        return bool(self._lookups > 64 + self.n // 16)
 
     def _hot_rows(self) -> Optional[Dict[str, int]]:
         """Every member name -> its row, once lookups are many; ``None`` before."""
