@@ -145,11 +145,13 @@ def parse(read: Reader, identity: str) -> Optional[Dict[str, Any]]:
 
 def payload(read: Reader, entry: Any, crc: Optional[int] = None, size: Optional[int] = None) -> Optional[bytes]:
     """The bytes of index ``entry`` if they are whole and (given ``crc`` and ``size``) compiled from that member."""
-    if not (isinstance(entry, tuple) and len(entry) == 5 and all(type(value) is int for value in entry)):
+    if type(entry) is not tuple or len(entry) != 5:
         return None
-    if crc is not None and (entry[0] != crc or entry[1] != size):
+    kept_crc, kept_size, offset, length, check = entry
+    if not type(kept_crc) is type(kept_size) is type(offset) is type(length) is type(check) is int:  # one test per module imported
         return None
-    offset, length, check = entry[2:]
+    if crc is not None and (kept_crc != crc or kept_size != size):
+        return None
     if offset < 0 or length < 0 or HEADER + offset + length > read.size:
         return None
     data = read(HEADER + offset, length)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import sys
 
+from ..errors import ArchiveNotFound
 from ..source import Source, registered
 from ..stdlib import OWN, in_own_work, stdlib
 from .moduleloader import ModuleLoader, read_by_path
@@ -81,8 +82,6 @@ class SourceFinder:
 
 def _refreshed(source: Source) -> bool:
     """Re-index ``source`` if it changed; ``False`` if its archive is gone (it then holds nothing)."""
-    from ..errors import ArchiveNotFound
-
     try:
         source.refresh()
     except ArchiveNotFound:
@@ -103,8 +102,20 @@ def loader_type(source: Source) -> Type[ModuleLoader]:
     """A zip archive on disk gets the loader that is also a ``zipimporter`` (:mod:`zrun.loading.zipimporter`)."""
     if source.archive_path is None:
         return ModuleLoader
-    from .zipimporter import ArchiveLoader  # only runs that find modules in an archive on disk import zipimport's kin
+    found = _archive_loader
+    if found is None:  # imported once, not per module found: only runs that find modules in an archive on disk import zipimport's kin
+        found = _archive_loader_type()
+    return found
 
+
+_archive_loader: Optional[Type[ModuleLoader]] = None
+
+
+def _archive_loader_type() -> Type[ModuleLoader]:
+    global _archive_loader
+    from .zipimporter import ArchiveLoader
+
+    _archive_loader = ArchiveLoader
     return ArchiveLoader
 
 
