@@ -72,12 +72,13 @@ def keyed(source: Any, entry: str, filename: str) -> Tuple[Optional[Key], Option
     """
     if directory() is None:
         return None, None
-    archive = getattr(source, "archive", None)
-    if archive is not None and getattr(source, "has_location", False):
-        member = archive.members.get(filename[len(archive.path) + 1 :].replace(os.sep, "/"))
+    archive = getattr(source, "archive", None) if source.has_location else None
+    if archive is not None:
+        name = filename[len(archive.path) + 1 :]
+        member = archive.members.get(name if os.sep == "/" else name.replace(os.sep, "/"))
         if member is not None:
             identity = source.identity()
-            return Slot(pack_key(identity), identity, filename, member.crc, member.size), None
+            return tuple.__new__(Slot, (pack_key(identity), identity, filename, member[5], member[4])), None
     from . import store
 
     data = source.read(entry)

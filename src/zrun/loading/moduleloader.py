@@ -34,7 +34,7 @@ StdlibNamespaceLoader = _NamespaceLoader
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Callable, List, Optional, Type, TypeVar
+    from typing import Any, Callable, List, Optional, Tuple, Type, TypeVar
 
     Loader = TypeVar("Loader", bound="ModuleLoader")
 
@@ -42,6 +42,17 @@ if TYPE_CHECKING:
 #: reading that text only when asked; :mod:`zrun.loading.loader` adds
 #: :func:`zrun.loading.callbacks.source_lines`, so tracebacks show the lines.
 COMPILED: List[Callable[[str, Callable[[], Optional[str]]], None]] = []
+
+
+#: What :meth:`ModuleLoader.find` tries after a module's path, in ``FileFinder``'s order, as zipimport's
+#: ``_zip_searchorder``: (suffix, is a package); ``None`` for an extension module (before source, as FileFinder has it).
+SEARCH_ORDER: Tuple[Tuple[str, Optional[bool]], ...] = (
+    ("/__init__.py", True),
+    ("/__init__.pyc", True),
+    *((suffix, None) for suffix in machinery.EXTENSION_SUFFIXES),
+    (".py", False),
+    (".pyc", False),
+)
 
 
 def read_by_path(source: Source, path: str) -> bytes:
@@ -101,20 +112,18 @@ class ModuleLoader:
     def find(cls: Type[Loader], source: Source, fullname: str, base: str) -> Optional[ModuleSpec]:
         """The spec for ``fullname`` stored under ``base`` (``pkg/mod``) in ``source``, loaded by this class.
 
-        The order is ``FileFinder``'s: a package, an extension module, a module,
-        then a directory, which is a namespace portion.
+        The order is ``FileFinder``'s (:data:`SEARCH_ORDER`): a package, an extension
+        module, a module, then a directory, which is a namespace portion.
         """
-        for entry in (f"{base}/__init__.py", f"{base}/__init__.pyc"):
-            if source.is_file(entry):
-                return cls(source, fullname, entry, True).spec()
-        for suffix in machinery.EXTENSION_SUFFIXES:  # before source, as FileFinder orders them
-            if source.is_file(base + suffix):
-                from .extensions import extension_spec
+        is_file = source.is_file
+        for suffix, package in SEARCH_ORDER:
+            entry = base + suffix
+            if is_file(entry):
+                if package is None:
+                    from .extensions import extension_spec
 
-                return extension_spec(source, fullname, base + suffix)
-        for entry in (f"{base}.py", f"{base}.pyc"):
-            if source.is_file(entry):
-                return cls(source, fullname, entry, False).spec()
+                    return extension_spec(source, fullname, entry)
+                return cls(source, fullname, entry, package).spec()
         if base and source.is_dir(base):
             return portion(fullname, source.filename(base))
         return None
