@@ -19,12 +19,11 @@ from .tablebuild import key as _key
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
-    from typing import Any, Dict, FrozenSet, List, Optional, Tuple
+    from typing import Any, Dict, List, Optional, Tuple
 
     from .index import Index
 
 _SPAN = struct.Struct("<II")
-_MTIME = struct.Struct("<d")
 
 
 class Damaged(Exception):
@@ -68,11 +67,7 @@ class Table:
         self._read, self._crcs, self._nchunks = read, crcs, nchunks
         self._chunks: Dict[int, bytes] = {}
         self._decoded: Dict[Tuple[int, int], bytes] = {}  # names read by bisection: every search passes the same first ones
-        # Once lookups outnumber a fraction of the names (importing most of an archive): every member name -> its row,
-        # every folder name, and the columns, each read once, so a lookup is a dict's and not a bisection's.
-        self._rows: Optional[Dict[str, int]] = None
-        self._folders: Optional[FrozenSet[str]] = None
-        self._decoded_columns: Optional[List[Any]] = None
+        self._hot: Any = None  # a zrun.zip.tablerows.Rows once lookups are many
         self._lookups = 0
         self._names_len = names
         self._reparse = reparse
@@ -117,17 +112,6 @@ class Table:
                 hi = mid
         return lo
 
-    def _member(self, i: int, name: str) -> Member:
-        n, at, get = self.n, self._columns, self._bytes
-        offset, csize, size = (int.from_bytes(get(at + 8 * (k * n + i), at + 8 * (k * n + i) + 8), "little") for k in range(3))
-        (mtime,) = _MTIME.unpack(get(at + 8 * (3 * n + i), at + 8 * (3 * n + i) + 8))
-        at += 32 * n
-        crc = int.from_bytes(get(at + 4 * i, at + 4 * i + 4), "little")
-        at += 4 * n
-        method = int.from_bytes(get(at + 2 * i, at + 2 * i + 2), "little")
-        flags = int.from_bytes(get(at + 2 * (n + i), at + 2 * (n + i) + 2), "little")
-        return tuple.__new__(Member, (name, offset, method, csize, size, crc, mtime, flags))
-
     # What the views ask; each falls back to a parse once the table proves damaged.
     def _recover(self) -> Index:
         if self.parsed is None:
@@ -137,77 +121,51 @@ class Table:
     def get(self, name: str) -> Optional[Member]:
         if self.parsed is None:
             try:
-                rows = self._rows if self._rows is not None else self._hot_rows()
-                if rows is not None:
-                    i = rows.get(name)
-                    return None if i is None else self._row(i, name)
+                hot = self._hot or self._rows()
+                if hot is not None:
+                    return hot.get(name)  # type: ignore[no-any-return]
                 key = _key(name)
                 i = self._bisect(0, self.n, key)
-                return self._member(i, name) if i < self.n and self._name(0, i) == key else None
+                if i < self.n and self._name(0, i) == key:
+                    from .tablerows import row
+
+                    return row(self._bytes, self._columns, self.n, i, name)
+                return None
             except Damaged:
                 pass
         return self._recover()[0].get(name)
 
-    def _hot(self) -> bool:
-        """A bisection per lookup while lookups are few (one import from a huge archive); once they
-        outnumber a sixteenth of the names (importing most of an archive, issue 16), sets read once."""
+    def _rows(self) -> Any:
+        """A bisection per lookup while lookups are few (one import from a huge archive); once they outnumber
+        a sixteenth of the names (importing most of an archive), every name read once (:mod:`zrun.zip.tablerows`)."""
         self._lookups += 1
-        return bool(self._lookups > 64 + self.n // 16)
-
-    def _hot_rows(self) -> Optional[Dict[str, int]]:
-        """Every member name -> its row, once lookups are many; ``None`` before."""
-        if not self._hot():
+        if self._lookups <= 64 + self.n // 16:
             return None
-        names = self._names(0, 0, self.n)
-        self._rows = rows = dict(zip(names, range(len(names))))
-        return rows
+        from .tablerows import Rows, read_columns
 
-    def _row(self, i: int, name: str) -> Member:
-        """Member ``i`` from the columns, decoded whole once (they are a fraction of a table that is mostly being read)."""
-        columns = self._decoded_columns
-        if columns is None:
-            columns = self._decoded_columns = self._read_columns()
-        offset, csize, size, mtime, crc, method, flags = columns
-        return tuple.__new__(Member, (name, offset[i], method[i], csize[i], size[i], crc[i], mtime[i], flags[i]))
-
-    def _read_columns(self) -> List[Any]:
-        n, at = self.n, self._columns
-        array, columns = stdlib("array").array, []
-        for code in ("Q", "Q", "Q", "d", "I", "H", "H"):  # as tablebuild.COLUMNS lays them out
-            column = array(code)
-            column.frombytes(self._bytes(at, at + column.itemsize * n))
-            at += column.itemsize * n
-            columns.append(_native(column))
-        return columns
+        columns = lambda: read_columns(self._bytes, self._columns, self.n)  # noqa: E731
+        self._hot = Rows(self._names(0, 0, self.n), self._names(self._dirs_at, 0, self.ndirs), columns)
+        return self._hot
 
     def _bisected(self, table: int, count: int, name: str) -> bool:
-        key = _key(name)
-        i = self._bisect(table, count, key)
-        return i < count and self._name(table, i) == key
+        i = self._bisect(table, count, _key(name))
+        return i < count and self._name(table, i) == _key(name)
 
     def has(self, name: str) -> bool:
         """Whether member ``name`` exists: :meth:`get` without decoding the member."""
-        rows = self._rows
-        if rows is not None and self.parsed is None:
-            return name in rows
         if self.parsed is None:
             try:
-                rows = self._hot_rows()
-                return name in rows if rows is not None else self._bisected(0, self.n, name)
+                hot = self._hot or self._rows()
+                return name in hot.rows if hot is not None else self._bisected(0, self.n, name)
             except Damaged:
                 pass
         return name in self._recover()[0]
 
     def has_dir(self, name: str) -> bool:
-        folders = self._folders
-        if folders is not None and self.parsed is None:
-            return name in folders
         if self.parsed is None:
             try:
-                if not self._hot():
-                    return self._bisected(self._dirs_at, self.ndirs, name)
-                folders = self._folders = frozenset(self._names(self._dirs_at, 0, self.ndirs))
-                return name in folders
+                hot = self._hot or self._rows()
+                return name in hot.folders if hot is not None else self._bisected(self._dirs_at, self.ndirs, name)
             except Damaged:
                 pass
         return name in self._recover()[1]
@@ -223,8 +181,10 @@ class Table:
         return iter([members[k] for k in sorted(members)])
 
     def _members(self) -> Iterator[Member]:
+        from .tablerows import read_columns
+
         names = self._names(0, 0, self.n)
-        offset, csize, size, mtime, crc, method, flags = self._read_columns()
+        offset, csize, size, mtime, crc, method, flags = read_columns(self._bytes, self._columns, self.n)
         rows = zip(names, offset, method, csize, size, crc, mtime, flags)
         return map(tuple.__new__, stdlib("itertools").repeat(Member), rows)
 
