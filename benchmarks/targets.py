@@ -72,12 +72,16 @@ _COLD_WHY = (
     "one rename at exit (~1 ms), not a file per module (0.1-1.2 ms each with this machine's shared I/O). Before/after, "
     f"alternated in 9 rounds (2026-12-01/02): 3.11 0.88→0.64{X} (80-line) and 1.79→0.83{X} (~20-line), 3.13 0.77→0.63{X} and "
     f"1.12→0.78{X}. The floor is compiling: with the cache off zrun is 0.59{X}/0.73{X} zipimport on 3.11 (0.57{X}/0.72{X} on "
-    f"3.13), so ~20-line modules cannot reach 0.6{X} through the cache."
+    f"3.13), so ~20-line modules cannot reach 0.6{X} through the cache. On 3.15 the target's premise is gone: its zipimport "
+    "compiles once (`_get_module_code(..., compile_source=False)` for `get_filename`), so a cold zrun run, which compiles "
+    f"the same modules with the same `compile()` and then writes the pack, costs 1.1{X} zipimport with the cache off and "
+    f"1.2{X} with it (2026-12-02 run)."
 )
 _COLD_CLOSE = (
     "Compile less: use the `__pycache__` members an archive ships (already done when they are valid), or build archives "
     "with them. The cache's own share of a cold run is now ~9-13% (cold against cache off, 3.11: 1011 against 928 ms, "
-    "293 against 258 ms), mostly `marshal.dumps` of each module, which its warm runs need."
+    "293 against 258 ms), mostly `marshal.dumps` of each module, which its warm runs need. Against 3.15's zipimport "
+    "no cache can reach 0.6× on a first run: only bytecode shipped in the archive, compiled by nobody at run time, would."
 )
 _WARM_RSS_WHY = (
     "zrun's own modules and their code, the archive's index table, and the pack's index (a `dict` of one tuple per module, "
