@@ -22,7 +22,7 @@ from .errors import BundleError
 from .loading.bytecode import compile_source, pyc_bytes
 from .source import BUNDLE_MAGIC as BUNDLE_MAGIC  # defined there so that opening a location need not import this module
 from .source import MemorySource, Source
-from .zip.archive import open_regular
+from .zip.files import open_regular, starts_with
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -32,22 +32,15 @@ _TAG = (sys.implementation.cache_tag or "").encode("ascii")
 
 
 def is_bundle(path: str) -> bool:
-    """True when ``path`` is a regular file that starts with the bundle signature.
-
-    Asked of every location before it is tried as a zip, so it must not block:
-    a plain ``open()`` of a FIFO waits for a writer forever.
-    """
-    try:
-        return _read_regular(path, len(BUNDLE_MAGIC)) == BUNDLE_MAGIC
-    except OSError:
-        return False
+    """True when ``path`` is a regular file that starts with the bundle signature (never blocking on a FIFO)."""
+    return starts_with(path, BUNDLE_MAGIC)
 
 
-def _read_regular(path: str, size: int = -1) -> bytes:
-    """Up to ``size`` bytes (all if negative) of a regular file; a FIFO or directory is an ``OSError``."""
+def _read_regular(path: str) -> bytes:
+    """A regular file's bytes; a FIFO or directory is an ``OSError``."""
     stream, _ = open_regular(path)
     with stream:
-        return stream.read(size)
+        return stream.read()
 
 
 def module_name(entry: str) -> str:

@@ -88,33 +88,20 @@ def archive_source(path: str) -> Source:
     """A file's source: a frozen bundle if it starts with :data:`~zrun.source.BUNDLE_MAGIC`, else a zip archive
     (a clear error if neither).
 
-    The one way every module turns a file into a source. The signature is read
-    here, so a zip run imports neither :mod:`zrun.frozen` nor the ``struct`` its
-    reader uses (a run's sources may offer a ``struct`` of their own, and then win).
+    How a run turns a file into a source (``FrozenSource.compile``, below the
+    engine, has its own four lines). The signature is checked here, so a zip
+    run imports neither :mod:`zrun.frozen` nor the ``struct`` its reader uses
+    (a run's sources may offer a ``struct`` of their own, and then win).
     """
-    if _starts_like_a_bundle(path):
+    from ..zip.files import starts_with
+
+    if starts_with(path, BUNDLE_MAGIC):
         from ..frozen import FrozenSource
 
         return FrozenSource.load(path)
     from ..zip.source import ZipSource
 
     return ZipSource(path)
-
-
-def _starts_like_a_bundle(path: str) -> bool:
-    """Whether ``path`` is a regular file that starts with the bundle signature.
-
-    Asked of every location before it is tried as a zip, so it must not block:
-    a plain ``open()`` of a FIFO waits for a writer forever.
-    """
-    from ..zip.archive import open_regular
-
-    try:
-        stream, _ = open_regular(path)
-        with stream:
-            return stream.read(len(BUNDLE_MAGIC)) == BUNDLE_MAGIC
-    except OSError:
-        return False
 
 
 def open_location(path: str) -> Location:

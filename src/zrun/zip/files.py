@@ -47,6 +47,20 @@ def open_regular(path: str) -> Tuple[BinaryIO, os.stat_result]:
     return open(fd, "rb"), st
 
 
+def starts_with(path: str, signature: bytes) -> bool:
+    """Whether ``path`` is a regular file whose first bytes are ``signature``.
+
+    Asked of every location before it is tried as a zip, so it must not block:
+    a plain ``open()`` of a FIFO waits for a writer forever.
+    """
+    try:
+        stream, _ = open_regular(path)
+        with stream:
+            return stream.read(len(signature)) == signature
+    except OSError:
+        return False
+
+
 def missing(path: str) -> OSError:
     """Why ``path`` is no file, as ``os.stat`` says: ``ENOENT``, or ``ELOOP`` for a symlink loop, ``EACCES``...
 
