@@ -10,7 +10,7 @@ from __future__ import annotations
 import _imp
 import marshal
 import sys
-from importlib.util import MAGIC_NUMBER, cache_from_source, decode_source
+from importlib.util import MAGIC_NUMBER, decode_source
 from types import CodeType
 
 TYPE_CHECKING = False
@@ -23,11 +23,6 @@ _FLAG_CHECK_SOURCE = 0b10
 
 class BadBytecode(Exception):
     """A ``.pyc`` that is not for this interpreter or is damaged."""
-
-
-def pycache_name(source_name: str) -> str:
-    """The ``__pycache__`` member that would cache ``source_name`` here."""
-    return cache_from_source(source_name)
 
 
 def code_from_pyc(
